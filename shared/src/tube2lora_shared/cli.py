@@ -1,0 +1,90 @@
+"""The `tube2lora` command: look at runs.
+
+    tube2lora status --config configs/sample.yaml    stages, counts, durations, errors
+    tube2lora run-dir --config configs/sample.yaml   the run directory (Make computes targets with it)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .config import load_config
+from .errors import UsageError
+from rich.console import Console
+from .manifest import read_manifest
+from .pipeline import STAGES
+from .rundir import RunDir
+
+out = Console(width=None if Console().is_terminal else 160)
+
+CONFIG_OPTION = click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
+                             help="The experiment recipe (YAML).")
+
+
+def _run_dir(config_path: Path) -> RunDir:
+    try:
+        return RunDir.for_config(load_config(config_path))
+    except UsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _lock_is_free(run: RunDir) -> bool:
+    try:
+        with open(run.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+    except BlockingIOError:
+        return False
+    except FileNotFoundError:
+        return True
+
+
+@click.group()
+def main() -> None:
+    """tube2lora: a YouTube creator's videos in, a LoRA adapter out."""
+
+
+@main.command("run-dir")
+@CONFIG_OPTION
+def run_dir(config_path: Path) -> None:
+    """Print the run directory this config maps to (nothing is created)."""
+    click.echo(_run_dir(config_path).root)
+
+
+@main.command()
+@CONFIG_OPTION
+def status(config_path: Path) -> None:
+    """Show the run id and each stage's status, counts, duration and last error."""
+    run = _run_dir(config_path)
+    stages = run.read_status().get("stages", {})
+    idle = _lock_is_free(run)
+    table = Table(title=f"run {run.id}", title_justify="left")
+    for column in ("stage", "status", "success", "cached", "skipped", "failed", "seconds", "last error"):
+        table.add_column(column, justify="right" if column in ("success", "cached", "skipped", "failed",
+                                                               "seconds") else "left")
+    for stage in STAGES:
+        entry = stages.get(stage, {})
+        manifest = read_manifest(run.stage_dir(stage))
+        state = entry.get("status") or ("succeeded" if manifest else "not run")
+        if state == "running" and idle:
+            state = "interrupted"
+        if manifest and state != "running":
+            counts, seconds = manifest.counts, manifest.seconds
+            state = "done" if state == "succeeded" else f"{state} (last done kept)"
+        else:
+            counts, seconds = entry.get("counts", {}), entry.get("seconds")
+        table.add_row(stage, state, *(str(counts.get(k, "")) for k in ("success", "cached", "skipped", "failed")),
+                      f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
+                      (entry.get("last_error") or "")[:120])
+    out.print(table, soft_wrap=False)
+    out.print(f"run directory: {run.root}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Run identity: a readable prefix plus a hash of the content that defines the run.
+
+The hash covers the parsed config (so comments, whitespace and key order don't count), minus the
+`paths` section (where a run lives is not what it is), with every referenced file replaced by its
+content hash. The same recipe therefore maps to the same `runs/<run_id>/` from any checkout path, and
+Make can compute target paths; any content change, a prompt file's included, gives a new run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .config import Config
+from .hashing import sha256_json
+
+
+def identity_document(config: Config) -> dict[str, Any]:
+    def strip(node: Any, dotted: str) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                where = f"{dotted}.{key}" if dotted else str(key)
+                ref = config.files.get(where)
+                out[key] = {"sha256": ref.sha256} if ref else strip(value, where)
+            return out
+        if isinstance(node, list):
+            return [strip(item, f"{dotted}[{i}]") for i, item in enumerate(node)]
+        return node
+
+    return {key: strip(value, key) for key, value in config.data.items() if key != "paths"}
+
+
+def run_id(config: Config) -> str:
+    prefix = config.pipeline.run_name or _prefix_from_path(config)
+    return f"{prefix}-{sha256_json(identity_document(config))[:12]}"
+
+
+def _prefix_from_path(config: Config) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", config.path.stem).strip("-.") or "run"
+    return stem[:40]
+
+
+def section_hash(config: Config, names: tuple[str, ...]) -> dict[str, Any]:
+    """The identity view of some sections: what a stage's input hash includes of the config."""
+    document = identity_document(config)
+    return {name: document.get(name) for name in names}

@@ -1,0 +1,258 @@
+"""The stage lifecycle, one implementation for every stage.
+
+`run_stage()` loads the config, validates the stage's section, takes the run lock, reads the upstream
+manifests, decides whether anything changed (input hash = config slice + upstream output hashes +
+code version), runs the stage into a staging directory under `<run>/.tmp/`, applies the failure policy,
+and publishes atomically: artifacts first, then the stage directory whose `manifest.json` was written
+last. A stage that fails publishes nothing; its finished item work stays in the cross-run cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from .cache import Cache
+from .config import Config, load_config
+from .errors import StageError, UsageError
+from .files import write_text_atomic
+from .hashing import sha256_json
+from .identity import section_hash
+from .jsonl import append_jsonl
+from .lock import RunLock
+from .logs import setup_logging
+from .manifest import MANIFEST, ItemStatus, Manifest, describe_outputs, manifest_json, read_manifest
+from .pipeline import upstream_of
+from .progress import track
+from .rundir import RunDir, now_iso
+
+T = TypeVar("T")
+EPOCH = 0  # mtime given to a manifest with retryable failures, so Make runs the stage again
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    package: str  # the stage's distribution, e.g. "tube2lora-download"
+    section: type[BaseModel]  # the model of the config section the stage owns
+    run: Callable[["StageContext"], None]
+    reads: tuple[str, ...] = ()  # common sections its output depends on, e.g. ("input",)
+    libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        return upstream_of(self.name)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    dir: Path
+    manifest: Manifest
+
+
+class StageContext:
+    """What a stage's `run()` gets: its config, where to write, the cache, and item bookkeeping."""
+
+    def __init__(self, spec: StageSpec, config: Config, section: Any, run: RunDir, cache: Cache,
+                 staging: Path, upstream: dict[str, Upstream], force: bool, retry_failed: bool,
+                 log: logging.Logger):
+        self.spec = spec
+        self.config = config
+        self.section = section
+        self.run = run
+        self.cache = cache
+        self.out_dir = staging / "stage"
+        self.artifacts_staging = staging / "artifacts"
+        self.upstream = upstream
+        self.force = force
+        self.retry_failed = retry_failed
+        self.log = log
+        self.items: dict[str, ItemStatus] = {}
+        self.counts: Counter[str] = Counter()
+        self.token_usage: Counter[str] = Counter()
+        self.out_dir.mkdir(parents=True)
+
+    def record(self, item: str, status: str, reason: str | None = None, error: str | None = None,
+               retryable: bool = False) -> None:
+        """Note what became of one item; skips and failures are counted by reason."""
+        self.items[item] = ItemStatus(status=status, reason=reason, error=error, retryable=retryable)
+        self.counts[status] += 1
+        if status == "skipped" and reason:
+            self.counts[f"dropped_{reason}"] += 1
+        elif status == "failed" and reason:
+            self.counts[f"failed_{reason}"] += 1
+
+    def metric(self, **row: Any) -> None:
+        append_jsonl(self.out_dir / "metrics.jsonl", row)
+
+    def artifact(self, name: str) -> tuple[Path, str]:
+        """A heavy output file: where to write it now, and its run-relative path once published."""
+        path = self.artifacts_staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path, f"artifacts/{self.spec.name}/{name}"
+
+    def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+        return track(items, f"{self.spec.name}: {description}", total)
+
+
+def versions(names: Iterable[str]) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_failed: bool = False,
+              verbose: bool = False) -> int:
+    """Run one stage to completion; return the contract's exit code (0 done/current, 1 failed, 2 usage)."""
+    log = setup_logging(spec.name, verbose=verbose)
+    try:
+        config = load_config(config_path)
+        section = config.section(spec.name, spec.section)
+        run = RunDir.for_config(config)
+        run.ensure(config)
+    except UsageError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    log = setup_logging(spec.name, run.log_file, verbose)
+    try:
+        with RunLock(run.root):
+            return _run_locked(spec, config, section, run, force, retry_failed, log)
+    except (UsageError, StageError) as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+
+
+def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Upstream]:
+    found = {}
+    for name in spec.upstream:
+        manifest = read_manifest(run.stage_dir(name))
+        if manifest is None:
+            raise StageError(
+                f"stage {name} has not finished in run {run.id}; run `make {name} CONFIG={config.path}` "
+                f"first (or `make {spec.name}`, which runs it for you)"
+            )
+        found[name] = Upstream(name, run.stage_dir(name), manifest)
+    return found
+
+
+def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, force: bool,
+                retry_failed: bool, log: logging.Logger) -> int:
+    upstream = _read_upstream(spec, run, config)
+    code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
+    config_slice = section_hash(config, (spec.name, *spec.reads))
+    upstream_hashes = {name: up.manifest.output_hash for name, up in upstream.items()}
+    input_hash = sha256_json({"config": config_slice, "upstream": upstream_hashes, "code": code_version})
+
+    previous = read_manifest(run.stage_dir(spec.name))
+    if (previous and previous.input_hash == input_hash and not force and not retry_failed
+            and not previous.retryable_failures()):
+        os.utime(run.stage_dir(spec.name) / MANIFEST)  # tell Make it is current
+        log.info("%s is current in run %s; nothing to do (--force redoes it)", spec.name, run.id)
+        return 0
+
+    shutil.rmtree(run.tmp, ignore_errors=True)  # leftovers of a killed run; we hold the lock
+    staging = run.tmp / f"{spec.name}-{os.getpid()}"
+    ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), staging, upstream, force,
+                       retry_failed, log)
+    started, clock = now_iso(), time.monotonic()
+    run.update_stage(spec.name, status="running", pid=os.getpid(), started_at=started, last_error=None)
+    log.info("%s: starting in run %s", spec.name, run.id)
+    try:
+        spec.run(ctx)
+        _check_failure_policy(ctx, config)
+    except BaseException as exc:
+        message = _failure_message(spec, exc, run)
+        run.update_stage(spec.name, status="failed", counts=dict(ctx.counts), last_error=message,
+                         seconds=round(time.monotonic() - clock, 2))
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        if isinstance(exc, UsageError):
+            raise
+        if not isinstance(exc, StageError):
+            log.debug("traceback", exc_info=exc)
+        raise StageError(message) from None
+
+    outputs, output_hash = describe_outputs(ctx.out_dir)
+    seconds = round(time.monotonic() - clock, 3)
+    manifest = Manifest(
+        stage=spec.name, run_id=run.id, input_hash=input_hash, code_version=code_version,
+        config=config_slice, upstream=upstream_hashes, outputs=outputs, output_hash=output_hash,
+        items=ctx.items, counts=dict(ctx.counts), started_at=started, finished_at=now_iso(),
+        seconds=seconds, token_usage=dict(ctx.token_usage),
+        library_versions=versions(["tube2lora-shared", spec.package, "pydantic", *spec.libraries]),
+    )
+    write_text_atomic(ctx.out_dir / MANIFEST, manifest_json(manifest))
+    _publish(run, spec.name, staging)
+    retry = manifest.retryable_failures()
+    if retry:
+        os.utime(run.stage_dir(spec.name) / MANIFEST, (EPOCH, EPOCH))
+        log.warning("%d item(s) failed with a retryable error; the next run retries them: %s",
+                    len(retry), ", ".join(retry[:5]) + (" ..." if len(retry) > 5 else ""))
+    run.update_stage(spec.name, status="succeeded", counts=dict(ctx.counts), seconds=seconds,
+                     finished_at=manifest.finished_at, last_error=None)
+    log.info("%s: done in %.1f s: %s -> %s", spec.name, seconds, summarize(ctx.counts),
+             run.stage_dir(spec.name))
+    return 0
+
+
+def summarize(counts: dict[str, int]) -> str:
+    main = [f"{counts[k]} {k}" for k in ("success", "cached", "skipped", "failed") if counts.get(k)]
+    why = [f"{k}={v}" for k, v in sorted(counts.items()) if k.startswith(("dropped_", "failed_"))]
+    return ", ".join(main or ["no items"]) + (f" ({', '.join(why)})" if why else "")
+
+
+def _check_failure_policy(ctx: StageContext, config: Config) -> None:
+    failed = ctx.counts.get("failed", 0)
+    attempted = failed + ctx.counts.get("success", 0) + ctx.counts.get("cached", 0)
+    if not failed:
+        return
+    rate = failed / attempted
+    where = "see logs/pipeline.log; re-run to retry them (finished items are cached)"
+    if not config.pipeline.continue_on_error:
+        raise StageError(f"{failed} item(s) failed and pipeline.continue_on_error is false; {where}")
+    if rate > config.pipeline.max_failure_rate:
+        raise StageError(
+            f"{failed} of {attempted} items failed ({rate:.0%}), above pipeline.max_failure_rate="
+            f"{config.pipeline.max_failure_rate:g}; {where}"
+        )
+
+
+def _failure_message(spec: StageSpec, exc: BaseException, run: RunDir) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{spec.name} interrupted; re-run to resume (finished items are cached)"
+    if isinstance(exc, (StageError, UsageError)):
+        return str(exc)
+    return f"{spec.name} failed: {type(exc).__name__}: {exc}; the traceback is in {run.log_file}"
+
+
+def _publish(run: RunDir, stage: str, staging: Path) -> None:
+    """Swap the staged outputs in: old stage dir out first (no manifest), artifacts, then the stage."""
+    trash = staging / "old"
+    trash.mkdir()
+    final_stage, final_artifacts = run.stage_dir(stage), run.artifacts_dir(stage)
+    final_stage.parent.mkdir(parents=True, exist_ok=True)
+    final_artifacts.parent.mkdir(parents=True, exist_ok=True)
+    if final_stage.exists():
+        final_stage.rename(trash / "stage")
+    if final_artifacts.exists():
+        final_artifacts.rename(trash / "artifacts")
+    if (staging / "artifacts").exists():
+        (staging / "artifacts").rename(final_artifacts)
+    (staging / "stage").rename(final_stage)
+    shutil.rmtree(run.tmp, ignore_errors=True)

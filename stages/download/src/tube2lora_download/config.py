@@ -1,0 +1,59 @@
+"""The `download` config section."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from tube2lora_shared.config import Section
+
+
+class DownloadConfig(Section):
+    media: Literal["audio", "video", "none"] = "audio"  # none: metadata only
+    audio_format: str = "bestaudio/best"  # yt-dlp format selectors; audio is kept as downloaded
+    video_format: str = "bestvideo*+bestaudio/best"
+    include_shorts: bool = False  # /shorts/ URLs and videos of at most shorts_max_seconds
+    shorts_max_seconds: float = Field(60.0, ge=0)
+    include_live: bool = False  # live, upcoming and post-live streams
+    max_videos: int | None = Field(None, ge=1)
+    date_after: date | None = None  # upload-date window, inclusive
+    date_before: date | None = None
+    title_include: str | None = None  # regular expressions, case-insensitive
+    title_exclude: str | None = None
+    sleep_interval_s: float = Field(0.0, ge=0)  # random sleep before each download...
+    max_sleep_interval_s: float | None = Field(None, ge=0)  # ...up to this many seconds
+    sleep_requests_s: float = Field(0.0, ge=0)  # sleep between metadata requests
+    rate_limit_bytes: int | None = Field(None, ge=1024)  # bytes per second
+    retries: int = Field(3, ge=0)  # yt-dlp's own HTTP / fragment retries
+    attempts: int = Field(2, ge=1)  # tries per video for retryable failures (network, 429, bot check)
+    backoff_s: float = Field(5.0, ge=0)  # base of the exponential backoff between attempts, jittered
+    socket_timeout_s: float = Field(30.0, gt=0)
+    recheck_failed_after_hours: float = Field(24.0, ge=0)  # permanent failures are not re-asked sooner
+    cookies_env: str | None = None  # env var holding the path of a Netscape cookies.txt
+    proxy_env: str | None = None  # env var holding a proxy URL
+
+    @field_validator("title_include", "title_exclude")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> "DownloadConfig":
+        if self.date_after and self.date_before and self.date_after > self.date_before:
+            raise ValueError("date_after is later than date_before")
+        if self.max_sleep_interval_s is not None and self.max_sleep_interval_s < self.sleep_interval_s:
+            raise ValueError("max_sleep_interval_s is smaller than sleep_interval_s")
+        return self
+
+    def media_variant(self) -> dict:
+        """What decides the media file for a video: the cache and the archive are per variant."""
+        fmt = {"audio": self.audio_format, "video": self.video_format, "none": None}[self.media]
+        return {"media": self.media, "format": fmt}

@@ -1,0 +1,214 @@
+"""The download stage's orchestration: list sources, filter, reuse the cache, fetch what is new.
+
+Reads the `input` section (URLs and the URL file), writes `stages/download/videos.jsonl` (every listed
+video with its status), `metrics.jsonl`, and the media under `artifacts/download/`, hard-linked from
+the cross-run cache. Cache namespaces:
+    download/media     one entry per (media variant, video): the file and its metadata
+    download/failures  permanent failures (private, removed...), not re-asked for a while
+    download/urls      single-video URLs already resolved to an id, so a re-run makes no request
+    download/archives  yt-dlp's download archive, one per media variant
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tube2lora_shared.cache import Cache
+from tube2lora_shared.config import require_env
+from tube2lora_shared.errors import StageError, UsageError
+from tube2lora_shared.files import link_or_copy
+from tube2lora_shared.hashing import sha256_file
+from tube2lora_shared.jsonl import write_jsonl
+from tube2lora_shared.lifecycle import StageContext
+from tube2lora_shared.records import CaptionLanguages, Video
+
+from .config import DownloadConfig
+from .failures import classify, short_error
+from .probe import media_seconds
+from .selection import Candidate, iso_day, skip_reason
+from .ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
+
+MEDIA, FAILURES, URLS = "download/media", "download/failures", "download/urls"
+
+
+def run(ctx: StageContext) -> None:
+    cfg: DownloadConfig = ctx.section
+    urls = ctx.config.input.source_urls()
+    if not urls:
+        raise UsageError("input: no sources; set input.urls or input.url_file")
+    cookies = require_env("download.cookies_env", cfg.cookies_env)
+    proxy = require_env("download.proxy_env", cfg.proxy_env)
+    variant = Cache.key("variant", cfg.media_variant())[:16]
+    archive = ctx.cache.root / "download" / "archives" / f"{variant}.txt"
+    Downloader(ctx, YtDlpSource(cfg, archive, ctx.log, cookies, proxy), variant).run(urls)
+
+
+class Downloader:
+    def __init__(self, ctx: StageContext, source: VideoSource, variant: str):
+        self.ctx, self.source, self.variant = ctx, source, variant
+        self.cfg: DownloadConfig = ctx.section
+        self.cache = ctx.cache
+
+    def run(self, urls: list[str]) -> None:
+        candidates = self.discover(urls)
+        videos, kept = [], 0
+        for candidate in self.ctx.track(candidates, "videos", total=len(candidates)):
+            if self.cfg.max_videos and kept >= self.cfg.max_videos:
+                videos.append(self.finish(candidate, "skipped", reason="max_videos"))
+                continue
+            started = time.monotonic()
+            video = self.fetch(candidate)
+            kept += video.status in ("success", "cached")
+            videos.append(video)
+            self.ctx.metric(id=video.id, status=video.status, reason=video.reason, bytes=video.media_bytes,
+                            duration=video.duration, seconds=round(time.monotonic() - started, 3))
+        write_jsonl(self.ctx.out_dir / "videos.jsonl", videos)
+
+    # --- discovery -----------------------------------------------------------------------------
+    def discover(self, urls: list[str]) -> list[Candidate]:
+        """Every source listed flat, deduplicated by video; a bad source or entry is recorded, not fatal."""
+        found: dict[str, Candidate] = {}
+        failed_sources = 0
+        for url in urls:
+            listed = self._cached_url(url)
+            entries = [listed] if listed else self.source.list(url)
+            for item in entries:
+                if isinstance(item, ListingError):
+                    failure = classify(item.message)
+                    self.ctx.record(f"source:{item.url}", "failed", failure.reason, short_error(item.message),
+                                    retryable=failure.retryable)
+                    self.ctx.log.warning("could not list %s: %s (%s)", item.url, short_error(item.message),
+                                         failure.hint)
+                    failed_sources += item.url == url
+                    continue
+                if item.extracted and item.archive_id and not listed:
+                    self._remember_url(url, item)
+                key = item.archive_id or item.url
+                found.setdefault(key, item)
+        if not found and failed_sources == len(urls):
+            raise StageError(f"no videos could be listed from {len(urls)} source(s) in input; check the URLs "
+                             "and the network (details in logs/pipeline.log)")
+        self.ctx.log.info("listed %d video(s) from %d source(s)", len(found), len(urls))
+        return list(found.values())
+
+    def _cached_url(self, url: str) -> Candidate | None:
+        meta = self.cache.get(URLS, Cache.key(url))
+        if not meta:
+            return None
+        entry = {"_type": "url", "url": meta["url"], "ie_key": meta["extractor"]}
+        return Candidate(url=meta["url"], entry=entry, id=meta["id"], archive_id=meta["archive_id"],
+                         extractor=meta["extractor"])
+
+    def _remember_url(self, url: str, c: Candidate) -> None:
+        self.cache.put(URLS, Cache.key(url), {"url": c.url, "id": c.id, "archive_id": c.archive_id,
+                                              "extractor": c.extractor})
+
+    # --- one video -----------------------------------------------------------------------------
+    def fetch(self, c: Candidate) -> Video:
+        reason = skip_reason(c, self.cfg)
+        if reason:
+            return self.finish(c, "skipped", reason=reason)
+        if c.archive_id and (known := self._known(c)) is not None:
+            return known
+        for attempt in range(1, self.cfg.attempts + 1):
+            try:
+                return self._fetch_fresh(c)
+            except (SourceError, OSError) as exc:
+                failure = classify(str(exc))
+                message = short_error(str(exc))
+                if failure.skip:
+                    return self.finish(c, "skipped", reason=failure.reason)
+                if failure.retryable and attempt < self.cfg.attempts:
+                    pause = self.cfg.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+                    self.ctx.log.info("%s: %s, retrying in %.1f s", c.safe_id, failure.reason, pause)
+                    time.sleep(pause)
+                    continue
+                self.ctx.log.warning("%s: %s: %s (%s)", c.safe_id, failure.reason, message, failure.hint)
+                self.ctx.log.debug("%s: full error: %s", c.safe_id, exc)
+                if not failure.retryable and c.archive_id:
+                    self.cache.put(FAILURES, Cache.key(c.archive_id),
+                                   {"reason": failure.reason, "error": message, "at": time.time()})
+                return self.finish(c, "failed", reason=failure.reason, error=message,
+                                   retryable=failure.retryable)
+        raise AssertionError("unreachable")
+
+    def _known(self, c: Candidate) -> Video | None:
+        """A video this cache already has, or a permanent failure not yet due for a re-check."""
+        meta = self.cache.get(MEDIA, self._media_key(c.archive_id))
+        if meta:
+            cached = Candidate(url=meta["url"], entry={}, **meta["candidate"])
+            return self._with_media(cached, meta, "cached")
+        failed = self.cache.get(FAILURES, Cache.key(c.archive_id))
+        due = failed and time.time() - failed["at"] > self.cfg.recheck_failed_after_hours * 3600
+        if failed and not due and not self.ctx.retry_failed:
+            return self.finish(c, "failed", reason=failed["reason"],
+                               error=f"{failed['error']} (known from an earlier run; --retry-failed re-checks)")
+        return None
+
+    def _fetch_fresh(self, c: Candidate) -> Video:
+        if c.extracted:
+            info, archive_id = c.entry, c.archive_id
+        else:
+            info, archive_id = self.source.extract(c)
+        c = c.with_info(info, archive_id)
+        if not c.archive_id:
+            raise SourceError(f"yt-dlp gave no id for {c.url}")
+        reason = skip_reason(c, self.cfg)
+        if reason:
+            return self.finish(c, "skipped", reason=reason)
+        if (known := self._known(c)) is not None:  # reached through another URL before
+            return known
+        key = self._media_key(c.archive_id)
+        files: dict[str, Path] = {}
+        meta: dict[str, Any] = {"url": c.url}
+        if self.cfg.media != "none":
+            staging = self.cache.staging(MEDIA, key)
+            path = self.source.download(info, staging)
+            if c.duration is None:
+                c = replace(c, duration=media_seconds(path))
+            name = f"media{path.suffix}"
+            meta.update(file=name, sha256=sha256_file(path), bytes=path.stat().st_size)
+            files[name] = path
+        meta["candidate"] = _candidate_fields(c)
+        self.cache.put(MEDIA, key, meta, files)
+        if self.cfg.media != "none":
+            shutil.rmtree(self.cache.staging(MEDIA, key), ignore_errors=True)
+        return self._with_media(c, meta, "success")
+
+    def _media_key(self, archive_id: str) -> str:
+        return Cache.key("media", self.variant, archive_id)
+
+    def _with_media(self, c: Candidate, meta: dict, status: str) -> Video:
+        reason = skip_reason(c, self.cfg)  # a duration known only after download can make a short
+        if reason:
+            return self.finish(c, "skipped", reason=reason)
+        if self.cfg.media == "none":
+            return self.finish(c, status)
+        source = self.cache.entry_dir(MEDIA, self._media_key(c.archive_id)) / meta["file"]
+        target, relative = self.ctx.artifact(f"{c.safe_id}{source.suffix}")
+        link_or_copy(source, target)
+        return self.finish(c, status, media_path=relative, media_bytes=meta["bytes"],
+                           media_sha256=meta["sha256"])
+
+    def finish(self, c: Candidate, status: str, reason: str | None = None, error: str | None = None,
+               retryable: bool = False, **media: Any) -> Video:
+        self.ctx.record(c.safe_id, status, reason, error, retryable)
+        return Video(
+            id=c.safe_id, title=c.title, description=c.description, url=c.url, duration=c.duration,
+            channel=c.channel, channel_id=c.channel_id, upload_date=iso_day(c.upload_date),
+            extractor=c.extractor, status=status, reason=reason, error=error,
+            caption_languages=CaptionLanguages(manual=list(c.manual_captions), auto=list(c.auto_captions)),
+            **media,
+        )
+
+
+def _candidate_fields(c: Candidate) -> dict[str, Any]:
+    fields = dict(c.__dict__)
+    fields.pop("entry")
+    fields.pop("url")
+    return fields
