@@ -16,11 +16,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import UsageError
 from .hashing import sha256_file
@@ -66,13 +66,8 @@ def check_url(url: str) -> str:
 
 
 class InputConfig(Section):
-    urls: list[str] = Field(default_factory=list)
+    urls: list[Annotated[str, AfterValidator(check_url)]] = Field(default_factory=list)
     url_file: Path | None = None
-
-    @field_validator("urls")
-    @classmethod
-    def _check_urls(cls, urls: list[str]) -> list[str]:
-        return [check_url(url) for url in urls]
 
     def source_urls(self) -> list[str]:
         """`urls` then the URL file's lines (blank lines and `#` comments ignored), duplicates dropped."""

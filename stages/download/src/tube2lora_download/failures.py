@@ -15,7 +15,7 @@ class Failure:
 
 
 _RULES: list[tuple[str, Failure]] = [
-    (r"not a bot|confirm you.re not a bot|sign in to confirm you",
+    (r"not a bot",
      Failure("bot_check", True, "YouTube wants proof you are human: slow down (download.sleep_interval_s) "
              "or pass cookies through download.cookies_env")),
     (r"private video|video is private",

@@ -59,7 +59,8 @@ class Downloader:
         videos, kept = [], 0
         for candidate in self.ctx.track(candidates, "videos", total=len(candidates)):
             if self.cfg.max_videos and kept >= self.cfg.max_videos:
-                videos.append(self.finish(candidate, "skipped", reason="max_videos"))
+                reason = skip_reason(candidate, self.cfg) or "max_videos"
+                videos.append(self.finish(candidate, "skipped", reason=reason))
                 continue
             started = time.monotonic()
             video = self.fetch(candidate)

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import yt_dlp
-from yt_dlp.utils import unsmuggle_url
+from yt_dlp.utils import make_archive_id, unsmuggle_url
 
 from .config import DownloadConfig
 from .selection import Candidate, upload_day
@@ -67,6 +68,7 @@ class YtDlpSource:
         self.cookies_file = cookies_file
         self.proxy = proxy
         self._ydl: yt_dlp.YoutubeDL | None = None
+        self._generic_prefixes: set[tuple[str, str, str]] = set()
 
     def _params(self, **extra: Any) -> dict[str, Any]:
         cfg = self.cfg
@@ -145,13 +147,29 @@ class YtDlpSource:
         return (entry.get("_type") == "playlist" or ie_key.endswith("Tab") or "Playlist" in ie_key
                 or bool(NESTED_URL.search(entry.get("url") or "")))
 
-    @staticmethod
-    def _candidate(lister: yt_dlp.YoutubeDL, entry: dict[str, Any], context: dict[str, Any],
+    def _extractor_for(self, lister: yt_dlp.YoutubeDL, entry: dict[str, Any]) -> str:
+        """The entry's extractor key, as yt-dlp's archive uses it. Entries without one (a feed's items)
+        need a scan of every extractor's URL pattern, which is slow (~1900 regexes that do not fit
+        Python's regex cache); a URL prefix that only the generic extractor took is remembered."""
+        known = entry.get("extractor_key") or entry.get("ie_key")
+        if known:
+            return known
+        url = entry.get("url") or ""
+        parts = urlsplit(url)
+        prefix = (parts.scheme, parts.netloc, parts.path.rsplit("/", 1)[0])
+        if prefix in self._generic_prefixes:
+            return "Generic"
+        found = next((key for key, ie in lister._ies.items() if ie.suitable(url)), "Generic")
+        if found == "Generic":
+            self._generic_prefixes.add(prefix)
+        return found
+
+    def _candidate(self, lister: yt_dlp.YoutubeDL, entry: dict[str, Any], context: dict[str, Any],
                    shorts: bool, streams: bool, extracted: bool) -> Candidate:
         url = entry.get("url") or entry.get("webpage_url") or ""
         plain_url, smuggled = unsmuggle_url(url, {})
         video_id = smuggled.get("force_videoid") or entry.get("id")
-        archive_id = lister._make_archive_id({**entry, "id": video_id}) if video_id else None
+        archive_id = make_archive_id(self._extractor_for(lister, entry), video_id) if video_id else None
         webpage = entry.get("webpage_url") or url
         candidate = Candidate(
             url=webpage if extracted else plain_url,

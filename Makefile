@@ -1,0 +1,96 @@
+# tube2lora: Make is the scheduler. Each stage's target is its manifest in the run directory that
+# CONFIG maps to; its prerequisites are the upstream stage's manifest and the recipe itself, so
+# `make <stage> CONFIG=...` runs whatever is missing or stale up to that stage, and nothing else.
+#   make download CONFIG=configs/sample.yaml      make -n download ...   (show the plan)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+CONFIG ?= configs/sample.yaml
+RUNNER ?= local
+FORCE ?=
+SAMPLE_PORT ?= 8765
+export UV_PYTHON_DOWNLOADS := never
+
+# uv: the one on PATH, or a private copy installed with pip into .tools/
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+SYNCED := .venv/.synced
+PYTHON_RUN := $(UV) run --frozen --no-sync
+
+# The stages with a package, in pipeline order, and what each one reads.
+STAGES := download
+UPSTREAM_download :=
+
+# FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
+forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
+
+# How a stage runs. RUNNER=local: the workspace's console script through uv.
+RUN_STAGE_local = $(PYTHON_RUN) tube2lora-$(1) --config $(CONFIG)$(if $(call forced,$(1)), --force)
+RUN_STAGE = $(RUN_STAGE_$(RUNNER))
+
+##@ Pipeline
+ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
+  ifeq ($(RUN_STAGE_$(RUNNER)),)
+    $(error RUNNER=$(RUNNER) is not available yet; use RUNNER=local)
+  endif
+  _ := $(shell $(MAKE) --no-print-directory -s $(SYNCED) 2>&1 | grep -v 'is up to date' >&2)
+  RUN_DIR := $(shell $(PYTHON_RUN) tube2lora run-dir --config $(CONFIG))
+  ifeq ($(RUN_DIR),)
+    $(error cannot use CONFIG=$(CONFIG); see the error above)
+  endif
+  # A recipe that points at the loopback sample channel gets it served while its stages run.
+  SAMPLE_WRAP := $(if $(shell grep -qs '127.0.0.1:$(SAMPLE_PORT)' $(CONFIG) && echo y),$(PYTHON_RUN) python tests/fixtures/sample_channel/server.py --port $(SAMPLE_PORT) --)
+endif
+
+define STAGE_RULES
+.PHONY: $(1)
+$(1): $(RUN_DIR)/stages/$(1)/manifest.json
+$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(if $(2),$(RUN_DIR)/stages/$(2)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED)
+	$(SAMPLE_WRAP) $(call RUN_STAGE,$(1))
+endef
+$(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)))))
+
+.PHONY: .force
+.force:
+
+download: ## fetch the channel's media and metadata with yt-dlp (stages/download/)
+
+.PHONY: status run-dir
+status: ## show the run's stages: status, counts, durations, errors
+	@$(PYTHON_RUN) tube2lora status --config $(CONFIG)
+
+run-dir: ## print the run directory CONFIG maps to
+	@echo $(RUN_DIR)
+
+##@ Development
+.PHONY: sync test test-slow test-all sample sample-server help
+sync: $(SYNCED) ## install uv if missing and sync the workspace (.venv)
+
+$(SYNCED): uv.lock pyproject.toml shared/pyproject.toml $(wildcard stages/*/pyproject.toml) | $(UV)
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+.tools/bin/uv:
+	python3 -m venv .tools && .tools/bin/pip install --quiet uv
+
+test: $(SYNCED) ## run the default (hermetic) test tier
+	$(PYTHON_RUN) pytest -m "not slow and not docker and not llm"
+
+test-slow: $(SYNCED) ## run the slower tier (kill-and-resume, make end to end)
+	$(PYTHON_RUN) pytest -m slow
+
+test-all: $(SYNCED) ## run every tier
+	$(PYTHON_RUN) pytest
+
+sample: $(SYNCED) ## render the sample channel's speech (espeak-ng + ffmpeg), cached
+	$(PYTHON_RUN) python tests/fixtures/sample_channel/render.py
+
+sample-server: $(SYNCED) ## serve the sample channel on 127.0.0.1:8765 until Ctrl-C
+	$(PYTHON_RUN) python tests/fixtures/sample_channel/server.py --port $(SAMPLE_PORT)
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo; echo "  CONFIG=$(CONFIG) RUNNER=$(RUNNER) (local)  FORCE=1 redoes a stage"

@@ -1,0 +1,56 @@
+import shutil
+
+from tube2lora_shared.config import load_config
+from tube2lora_shared.identity import run_id
+
+RECIPE = """\
+# the sample recipe
+pipeline:
+  run_name: demo
+input:
+  url_file: urls.txt   # one URL per line
+download:
+  media: audio
+  max_videos: 5
+"""
+
+
+def make(directory, text=RECIPE, urls="https://www.youtube.com/@someone\n"):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "urls.txt").write_text(urls)
+    (directory / "r.yaml").write_text(text)
+    return load_config(directory / "r.yaml")
+
+
+def test_same_content_same_id_regardless_of_comments_order_or_checkout(tmp_path):
+    first = run_id(make(tmp_path / "a"))
+    reformatted = "download:\n  max_videos: 5\n  media:    audio\ninput: {url_file: urls.txt}\npipeline:\n  run_name: demo\n"
+    assert run_id(make(tmp_path / "b", reformatted)) == first
+    shutil.copytree(tmp_path / "a", tmp_path / "elsewhere" / "checkout")
+    assert run_id(load_config(tmp_path / "elsewhere" / "checkout" / "r.yaml")) == first
+    assert first.startswith("demo-") and len(first) == len("demo-") + 12
+
+
+def test_where_runs_live_is_not_part_of_the_identity(tmp_path):
+    base = run_id(make(tmp_path / "a"))
+    moved = RECIPE + "paths:\n  runs_dir: /somewhere/else\n  cache_dir: /tmp/c\n"
+    assert run_id(make(tmp_path / "b", moved)) == base
+
+
+def test_any_content_change_gives_a_new_id(tmp_path):
+    base = run_id(make(tmp_path / "a"))
+    assert run_id(make(tmp_path / "b", RECIPE.replace("max_videos: 5", "max_videos: 6"))) != base
+    assert run_id(make(tmp_path / "c", urls="https://www.youtube.com/@other\n")) != base
+
+
+def test_prefix_defaults_to_the_file_name(tmp_path):
+    (tmp_path / "my channel.yaml").write_text("download: {media: none}\n")
+    assert run_id(load_config(tmp_path / "my channel.yaml")).startswith("my-channel-")
+
+
+def test_a_changed_prompt_file_gives_a_new_id(tmp_path):
+    (tmp_path / "talk.yaml").write_text("system: You are the creator.\n")
+    (tmp_path / "r.yaml").write_text("generate:\n  prompt_file: talk.yaml\n")
+    before = run_id(load_config(tmp_path / "r.yaml"))
+    (tmp_path / "talk.yaml").write_text("system: You are the creator, briefly.\n")
+    assert run_id(load_config(tmp_path / "r.yaml")) != before
