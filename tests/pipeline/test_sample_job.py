@@ -1,0 +1,48 @@
+"""The README's first command, as written: `make download CONFIG=configs/sample.yaml`.
+
+Slow tier: it serves the sample channel on the fixed port 8765 the recipe names. The recipe is copied
+with only `paths` changed (not part of the run identity), so the run id is the README's own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO
+
+from tube2lora_shared.config import load_config
+from tube2lora_shared.identity import run_id
+from tube2lora_shared.jsonl import read_jsonl
+from tube2lora_shared.records import Video
+
+pytestmark = pytest.mark.slow
+
+
+def test_readme_sample_job(tmp_path):
+    recipe = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())
+    recipe["paths"] = {"runs_dir": str(tmp_path / "runs")}
+    path = tmp_path / "sample.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert run_id(load_config(path)) == run_id(load_config(REPO / "configs" / "sample.yaml"))
+
+    def make(*args):
+        return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
+                              capture_output=True, text=True, timeout=600)
+
+    first = make("download")
+    assert first.returncode == 0, first.stderr
+    assert "8 success, 1 skipped, 1 failed" in first.stderr
+    run_dir = tmp_path / "runs" / run_id(load_config(path))
+    videos = list(read_jsonl(run_dir / "stages" / "download" / "videos.jsonl", Video))
+    assert sum(v.has_media for v in videos) == 8
+    assert all((run_dir / v.media_path).is_file() for v in videos if v.has_media)
+
+    second = make("download")
+    assert second.returncode == 0 and "Nothing to be done for 'download'" in second.stdout
+
+    status = make("status")
+    assert status.returncode == 0
+    row = next(line for line in status.stdout.splitlines() if "download" in line)
+    assert "done" in row and "8" in row
