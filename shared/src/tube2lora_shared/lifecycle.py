@@ -135,6 +135,9 @@ def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_fai
     except (UsageError, StageError) as exc:
         log.error("%s", exc)
         return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("%s interrupted; re-run to resume (finished items are cached)", spec.name)
+        return 130
 
 
 def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Upstream]:

@@ -81,11 +81,12 @@ class Downloader:
             for item in entries:
                 if isinstance(item, ListingError):
                     failure = classify(item.message)
-                    self.ctx.record(f"source:{item.url}", "failed", failure.reason, short_error(item.message),
+                    where = item.url if item.entry is None else f"{item.url} entry {item.entry}"
+                    self.ctx.record(f"listing:{where}", "failed", failure.reason, short_error(item.message),
                                     retryable=failure.retryable)
-                    self.ctx.log.warning("could not list %s: %s (%s)", item.url, short_error(item.message),
+                    self.ctx.log.warning("could not list %s: %s (%s)", where, short_error(item.message),
                                          failure.hint)
-                    failed_sources += item.url == url
+                    failed_sources += item.url == url and item.entry is None
                     continue
                 if item.extracted and item.archive_id and not listed:
                     self._remember_url(url, item)

@@ -25,8 +25,9 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class ListingError:
-    url: str
+    url: str  # the source, tab or playlist being listed
     message: str
+    entry: int | None = None  # the broken entry's position, when the listing itself worked
 
 
 class VideoSource(Protocol):
@@ -129,9 +130,9 @@ class YtDlpSource:
             return
         context = {"channel": info.get("channel") or info.get("uploader") or info.get("title"),
                    "channel_id": info.get("channel_id") or info.get("uploader_id")}
-        for entry in info.get("entries") or []:
+        for position, entry in enumerate(info.get("entries") or []):
             if entry is None:  # a broken entry: yt-dlp logged it and went on
-                yield ListingError(url, self.logger.last_error or "a playlist entry could not be read")
+                yield ListingError(url, self.logger.last_error or "a playlist entry could not be read", position)
                 continue
             entry_url = entry.get("url") or entry.get("webpage_url") or ""
             if depth < 3 and self._is_nested(entry):
