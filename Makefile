@@ -21,8 +21,9 @@ SYNCED := .venv/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
-STAGES := download
+STAGES := download transcribe
 UPSTREAM_download :=
+UPSTREAM_transcribe := download
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -57,6 +58,7 @@ $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)
 .force:
 
 download: ## fetch the channel's media and metadata with yt-dlp (stages/download/)
+transcribe: ## timed transcripts: YouTube captions or faster-whisper (stages/transcribe/)
 
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors

@@ -68,6 +68,7 @@ def check_url(url: str) -> str:
 class InputConfig(Section):
     urls: list[Annotated[str, AfterValidator(check_url)]] = Field(default_factory=list)
     url_file: Path | None = None
+    languages: list[str] = Field(default_factory=lambda: ["en"])  # the creator's; [] accepts any
 
     def source_urls(self) -> list[str]:
         """`urls` then the URL file's lines (blank lines and `#` comments ignored), duplicates dropped."""

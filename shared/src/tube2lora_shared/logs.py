@@ -28,6 +28,8 @@ def setup_logging(stage: str, log_file: Path | None = None, verbose: bool = Fals
         handlers.append(plain)
     for handler in handlers:
         handler.setLevel(level)
+        if not verbose:  # other libraries' chatter (faster-whisper's progress...) stays in the file
+            handler.addFilter(lambda r: r.name.startswith("tube2lora") or r.levelno >= logging.WARNING)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(log_file, encoding="utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 
 from .manifest import Status
@@ -24,6 +26,7 @@ class Video(BaseModel):
     channel_id: str | None = None
     upload_date: str | None = None  # YYYY-MM-DD
     extractor: str | None = None
+    archive_id: str | None = None  # yt-dlp's "<extractor> <id>": the key of its media in the cache
     status: Status
     reason: str | None = None
     error: str | None = None
@@ -35,3 +38,38 @@ class Video(BaseModel):
     @property
     def has_media(self) -> bool:
         return self.media_path is not None and self.status in ("success", "cached")
+
+
+class Segment(BaseModel):
+    start: float  # seconds
+    end: float
+    text: str
+    avg_logprob: float | None = None  # whisper only
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+
+
+TranscriptSource = Literal["youtube_manual", "youtube_auto", "whisper"]
+
+
+class Transcript(BaseModel):
+    """One video's transcript (`transcripts.jsonl`, and `stages/transcribe/<id>.json`)."""
+
+    id: str
+    title: str | None = None
+    channel: str | None = None
+    status: Status
+    reason: str | None = None
+    error: str | None = None
+    source: TranscriptSource | None = None
+    language: str | None = None
+    model: str | None = None  # whisper model, or "youtube-transcript-api"
+    settings: dict[str, Any] = Field(default_factory=dict)
+    duration: float | None = None  # seconds of media (or of captions)
+    segments: list[Segment] = Field(default_factory=list)
+    dropped: dict[str, int] = Field(default_factory=dict)  # segments dropped by the guard, by reason
+    text_path: str | None = None  # relative to the run directory
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())

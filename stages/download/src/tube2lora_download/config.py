@@ -12,7 +12,9 @@ from tube2lora_shared.config import Section
 
 
 class DownloadConfig(Section):
-    media: Literal["audio", "video", "none"] = "audio"  # none: metadata only
+    # none: metadata only; auto: audio, except for videos with acceptable captions (input.languages)
+    media: Literal["audio", "video", "none", "auto"] = "audio"
+    auto_captions_ok: bool = False  # with media: auto, YouTube's automatic captions are acceptable too
     audio_format: str = "bestaudio/best"  # yt-dlp format selectors; audio is kept as downloaded
     video_format: str = "bestvideo*+bestaudio/best"
     include_shorts: bool = False  # /shorts/ URLs and videos of at most shorts_max_seconds
@@ -54,6 +56,8 @@ class DownloadConfig(Section):
         return self
 
     def media_variant(self) -> dict:
-        """What decides the media file for a video: the cache and the archive are per variant."""
-        fmt = {"audio": self.audio_format, "video": self.video_format, "none": None}[self.media]
-        return {"media": self.media, "format": fmt}
+        """What decides a video's media file: the cache and the archive are per variant (none and
+        auto share audio's, so switching modes never downloads twice)."""
+        if self.media == "video":
+            return {"media": "video", "format": self.video_format}
+        return {"media": "audio", "format": self.audio_format}

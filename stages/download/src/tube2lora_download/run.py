@@ -12,7 +12,6 @@ the cross-run cache. Cache namespaces:
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,18 +21,19 @@ from tube2lora_shared.cache import Cache
 from tube2lora_shared.config import require_env
 from tube2lora_shared.errors import StageError, UsageError
 from tube2lora_shared.files import link_or_copy
-from tube2lora_shared.hashing import sha256_file
 from tube2lora_shared.jsonl import write_jsonl
+from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import CaptionLanguages, Video
 
 from .config import DownloadConfig
 from .failures import classify, short_error
+from .mediacache import MEDIA, archive_path, cached_candidate, media_key, store, variant_of
 from .probe import media_seconds
 from .selection import Candidate, iso_day, skip_reason
 from .ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
 
-MEDIA, FAILURES, URLS = "download/media", "download/failures", "download/urls"
+FAILURES, URLS = "download/failures", "download/urls"
 
 
 def run(ctx: StageContext) -> None:
@@ -43,9 +43,9 @@ def run(ctx: StageContext) -> None:
         raise UsageError("input: no sources; set input.urls or input.url_file")
     cookies = require_env("download.cookies_env", cfg.cookies_env)
     proxy = require_env("download.proxy_env", cfg.proxy_env)
-    variant = Cache.key("variant", cfg.media_variant())[:16]
-    archive = ctx.cache.root / "download" / "archives" / f"{variant}.txt"
-    Downloader(ctx, YtDlpSource(cfg, archive, ctx.log, cookies, proxy), variant).run(urls)
+    variant = variant_of(cfg)
+    source = YtDlpSource(cfg, archive_path(ctx.cache, variant), ctx.log, cookies, proxy)
+    Downloader(ctx, source, variant).run(urls)
 
 
 class Downloader:
@@ -141,16 +141,24 @@ class Downloader:
 
     def _known(self, c: Candidate) -> Video | None:
         """A video this cache already has, or a permanent failure not yet due for a re-check."""
-        meta = self.cache.get(MEDIA, self._media_key(c.archive_id))
-        if meta:
-            cached = Candidate(url=meta["url"], entry={}, **meta["candidate"])
-            return self._with_media(cached, meta, "cached")
+        for with_media in (True, False):
+            meta = self.cache.get(MEDIA, self._media_key(c.archive_id, with_media))
+            if meta:
+                cached = cached_candidate(meta)
+                if with_media or not self._wants_media(cached):
+                    return self._with_media(cached, meta, "cached")
         failed = self.cache.get(FAILURES, Cache.key(c.archive_id))
         due = failed and time.time() - failed["at"] > self.cfg.recheck_failed_after_hours * 3600
         if failed and not due and not self.ctx.retry_failed:
             return self.finish(c, "failed", reason=failed["reason"],
                                error=f"{failed['error']} (known from an earlier run; --retry-failed re-checks)")
         return None
+
+    def _wants_media(self, c: Candidate) -> bool:
+        if self.cfg.media == "auto":
+            captions = list(c.manual_captions) + (list(c.auto_captions) if self.cfg.auto_captions_ok else [])
+            return first_allowed(captions, self.ctx.config.input.languages) is None
+        return self.cfg.media != "none"
 
     def _fetch_fresh(self, c: Candidate) -> Video:
         if c.extracted:
@@ -165,31 +173,23 @@ class Downloader:
             return self.finish(c, "skipped", reason=reason)
         if (known := self._known(c)) is not None:  # reached through another URL before
             return known
-        key = self._media_key(c.archive_id)
-        files: dict[str, Path] = {}
-        meta: dict[str, Any] = {"url": c.url}
-        if self.cfg.media != "none":
-            staging = self.cache.staging(MEDIA, key)
-            path = self.source.download(info, staging)
+        with_media = self._wants_media(c)
+        key = self._media_key(c.archive_id, with_media)
+        path = None
+        if with_media:
+            path = self.source.download(info, self.cache.staging(MEDIA, key))
             if c.duration is None:
                 c = replace(c, duration=media_seconds(path))
-            name = f"media{path.suffix}"
-            meta.update(file=name, sha256=sha256_file(path), bytes=path.stat().st_size)
-            files[name] = path
-        meta["candidate"] = _candidate_fields(c)
-        self.cache.put(MEDIA, key, meta, files)
-        if self.cfg.media != "none":
-            shutil.rmtree(self.cache.staging(MEDIA, key), ignore_errors=True)
-        return self._with_media(c, meta, "success")
+        return self._with_media(c, store(self.cache, key, c, path), "success")
 
-    def _media_key(self, archive_id: str) -> str:
-        return Cache.key("media", self.variant, archive_id)
+    def _media_key(self, archive_id: str, with_media: bool = True) -> str:
+        return media_key(self.variant, archive_id, with_media)
 
     def _with_media(self, c: Candidate, meta: dict, status: str) -> Video:
         reason = skip_reason(c, self.cfg)  # a duration known only after download can make a short
         if reason:
             return self.finish(c, "skipped", reason=reason)
-        if self.cfg.media == "none":
+        if "file" not in meta or self.cfg.media == "none":
             return self.finish(c, status)
         source = self.cache.entry_dir(MEDIA, self._media_key(c.archive_id)) / meta["file"]
         target, relative = self.ctx.artifact(f"{c.safe_id}{source.suffix}")
@@ -203,14 +203,7 @@ class Downloader:
         return Video(
             id=c.safe_id, title=c.title, description=c.description, url=c.url, duration=c.duration,
             channel=c.channel, channel_id=c.channel_id, upload_date=iso_day(c.upload_date),
-            extractor=c.extractor, status=status, reason=reason, error=error,
+            extractor=c.extractor, archive_id=c.archive_id, status=status, reason=reason, error=error,
             caption_languages=CaptionLanguages(manual=list(c.manual_captions), auto=list(c.auto_captions)),
             **media,
         )
-
-
-def _candidate_fields(c: Candidate) -> dict[str, Any]:
-    fields = dict(c.__dict__)
-    fields.pop("entry")
-    fields.pop("url")
-    return fields

@@ -1,0 +1,50 @@
+"""The media cache shared by every run (and by the transcribe stage's on-demand audio).
+
+    download/media/<key>/      media.<ext> + entry.json (url, sha256, bytes, the video's metadata)
+    download/archives/<v>.txt  yt-dlp's download archive for media variant v
+Keys: (media or metadata, media variant, yt-dlp archive id).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tube2lora_shared.cache import Cache
+from tube2lora_shared.hashing import sha256_file
+
+from .config import DownloadConfig
+from .selection import Candidate
+
+MEDIA = "download/media"
+
+
+def variant_of(cfg: DownloadConfig) -> str:
+    return Cache.key("variant", cfg.media_variant())[:16]
+
+
+def archive_path(cache: Cache, variant: str) -> Path:
+    return cache.root / "download" / "archives" / f"{variant}.txt"
+
+
+def media_key(variant: str, archive_id: str, with_media: bool = True) -> str:
+    return Cache.key("media" if with_media else "metadata", variant, archive_id)
+
+
+def store(cache: Cache, key: str, c: Candidate, media: Path | None) -> dict[str, Any]:
+    """Publish a video's entry: its metadata and, when given, its media file (hashed once, here)."""
+    fields = {k: v for k, v in c.__dict__.items() if k not in ("entry", "url")}
+    meta: dict[str, Any] = {"url": c.url, "candidate": fields}
+    files = {}
+    if media is not None:
+        name = f"media{media.suffix}"
+        meta.update(file=name, sha256=sha256_file(media), bytes=media.stat().st_size)
+        files[name] = media
+    cache.put(MEDIA, key, meta, files)
+    shutil.rmtree(cache.root / ".staging" / MEDIA / key, ignore_errors=True)
+    return meta
+
+
+def cached_candidate(meta: dict[str, Any]) -> Candidate:
+    return Candidate(url=meta["url"], entry={}, **meta["candidate"])

