@@ -1,19 +1,12 @@
-"""Shared fixtures: the loopback sample channel, recipe files, and stage runs in-process."""
+"""Shared fixtures: the loopback sample channel and recipe files."""
 
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures" / "sample_channel"))
-
-from server import SampleChannelServer  # noqa: E402
+from harness import SampleChannelServer
 
 
 @pytest.fixture(scope="session")
@@ -41,18 +34,3 @@ def recipe(tmp_path):
         return path
 
     return write
-
-
-@contextmanager
-def as_unprivileged():
-    """Drop to `nobody` for real permission checks when the tests run as root (CI does)."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)

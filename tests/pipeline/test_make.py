@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import REPO
+from harness import REPO
 
 from tube2lora_shared.config import load_config
 from tube2lora_shared.rundir import RunDir

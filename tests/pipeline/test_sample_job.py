@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO
+from harness import REPO
 
 from tube2lora_shared.config import load_config
 from tube2lora_shared.identity import run_id

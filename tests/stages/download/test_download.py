@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SampleChannelServer, as_unprivileged
+from harness import REPO, SampleChannelServer, as_unprivileged
 
 from tube2lora_download.cli import SPEC
 from tube2lora_shared.config import load_config

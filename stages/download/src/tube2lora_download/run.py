@@ -77,8 +77,11 @@ class Downloader:
         failed_sources = 0
         for url in urls:
             listed = self._cached_url(url)
-            entries = [listed] if listed else self.source.list(url)
-            for item in entries:
+            items = [listed] if listed else list(self.source.list(url))
+            single = [i for i in items if isinstance(i, Candidate)]
+            if not listed and len(items) == 1 and single and single[0].extracted and single[0].archive_id:
+                self._remember_url(url, single[0])  # a single-video URL: no request for it next time
+            for item in items:
                 if isinstance(item, ListingError):
                     failure = classify(item.message)
                     where = item.url if item.entry is None else f"{item.url} entry {item.entry}"
@@ -88,10 +91,7 @@ class Downloader:
                                          failure.hint)
                     failed_sources += item.url == url and item.entry is None
                     continue
-                if item.extracted and item.archive_id and not listed:
-                    self._remember_url(url, item)
-                key = item.archive_id or item.url
-                found.setdefault(key, item)
+                found.setdefault(item.archive_id or item.url, item)
         if not found and failed_sources == len(urls):
             raise StageError(f"no videos could be listed from {len(urls)} source(s) in input; check the URLs "
                              "and the network (details in logs/pipeline.log)")

@@ -148,6 +148,7 @@ class Transcription:
         return transcript
 
     def _give_up(self, video: Video, problems: list[Unusable]) -> Transcript:
+        problems = [p for p in problems if p.reason != "not_youtube"] or problems  # not news for a non-YouTube video
         failed = [p for p in problems if p.status == "failed"]
         last = (failed or problems)[-1]
         error = "; ".join(f"{p.reason}: {p}" for p in problems)

@@ -107,7 +107,8 @@ class FasterWhisperTranscriber:
         try:
             audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
         except Exception as exc:  # PyAV raises its own InvalidDataError, EOFError...
-            raise Unusable("corrupt_media", f"cannot decode {media.name}: {type(exc).__name__}: {exc}",
+            detail = getattr(exc, "strerror", None) or str(exc)
+            raise Unusable("corrupt_media", f"cannot decode {media.name}: {type(exc).__name__}: {detail}",
                            status="failed", retryable=True) from None
         duration = len(audio) / SAMPLE_RATE
         if duration < 0.1:
