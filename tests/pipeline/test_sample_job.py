@@ -1,4 +1,4 @@
-"""The README's first command, as written: `make download CONFIG=configs/sample.yaml`.
+"""The README's first command, as written: `make transcribe CONFIG=configs/sample.yaml`.
 
 Slow tier: it serves the sample channel on the fixed port 8765 the recipe names. The recipe is copied
 with only `paths` changed (not part of the run identity), so the run id is the README's own.
@@ -31,18 +31,23 @@ def test_readme_sample_job(tmp_path):
         return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
                               capture_output=True, text=True, timeout=600)
 
-    first = make("download")
+    first = make("transcribe")
     assert first.returncode == 0, first.stderr
-    assert "8 success, 1 skipped, 1 failed" in first.stderr
+    assert "download: done" in first.stderr and "8 success, 1 skipped, 1 failed" in first.stderr
+    assert "transcribe: done" in first.stderr
     run_dir = tmp_path / "runs" / run_id(load_config(path))
     videos = list(read_jsonl(run_dir / "stages" / "download" / "videos.jsonl", Video))
     assert sum(v.has_media for v in videos) == 8
     assert all((run_dir / v.media_path).is_file() for v in videos if v.has_media)
 
-    second = make("download")
-    assert second.returncode == 0 and "Nothing to be done for 'download'" in second.stdout
+    transcripts = (run_dir / "stages" / "transcribe" / "transcripts.jsonl").read_text().splitlines()
+    assert len(transcripts) == 8 and all('"status":"success"' in line for line in transcripts)
+
+    second = make("transcribe")
+    assert second.returncode == 0 and "Nothing to be done for 'transcribe'" in second.stdout
 
     status = make("status")
     assert status.returncode == 0
-    row = next(line for line in status.stdout.splitlines() if "download" in line)
-    assert "done" in row and "8" in row
+    for stage in ("download", "transcribe"):
+        row = next(line for line in status.stdout.splitlines() if f" {stage} " in line)
+        assert "done" in row and "8" in row
