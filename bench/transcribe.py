@@ -26,9 +26,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures" / "sample_channel"))
+sys.path.insert(0, str(REPO / "tests"))
+from harness import publish_download  # noqa: E402  (also puts the sample channel's modules on the path)
 from render import load_channel, render  # noqa: E402
 from scoring import wer  # noqa: E402
+from tube2lora_shared.records import Video  # noqa: E402
 
 SETTINGS = {"beam_size": 5, "vad_filter": True, "vad_parameters": {"min_silence_duration_ms": 500}, "language": "en"}
 
@@ -89,9 +91,12 @@ def main() -> None:
     audio_seconds = sum(index[e["id"]]["seconds"] for e in episodes())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        from upstream import publish
-
-        recipe = publish(tmp, media_dir, [e["id"] for e in episodes()])
+        recipe = tmp / "bench.yaml"
+        recipe.write_text(yaml.safe_dump({"paths": {"runs_dir": str(tmp / "runs")},
+                                          "transcribe": {"prefer": "whisper", "whisper": {"model": None}}}))
+        publish_download(recipe, [(Video(id=e["id"], url=f"file://{e['id']}", extractor="Generic",
+                                         archive_id=f"generic {e['id']}", status="success"),
+                                   media_dir / f"{e['id']}.opus") for e in episodes()])
         runs: dict[str, list[dict]] = {"bare faster-whisper": [], "transcribe stage": []}
         for i in range(args.repeat):
             runs["bare faster-whisper"].append(child("baseline", media_dir))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fakes.youtube import FakeTrack, FakeVideo, FakeYouTube
-from upstream import publish_download, video
+from harness import publish_download, video
 
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import REPO
+from harness import REPO, publish_download, video
 from scoring import wer
-from upstream import publish_download, video
 
 from tube2lora_download.cli import SPEC as DOWNLOAD
 from tube2lora_shared.config import load_config
@@ -152,3 +151,12 @@ def test_hub_model_unreachable_is_one_clear_error(recipe, media_samples, monkeyp
     assert run_stage(TRANSCRIBE, path) == 1
     log = RunDir.for_config(load_config(path)).log_file.read_text()
     assert "whisper model 'large-v3' could not be loaded" in log
+
+
+def test_batched_pipeline_option(recipe, media_samples):
+    path = recipe(transcribe={"prefer": "whisper", "whisper": {"batched": True, "batch_size": 4}})
+    publish_download(path, [(video("good", extractor="Generic"), media_samples / "good.opus")])
+    assert run_stage(TRANSCRIBE, path) == 0
+    _, _, t = outputs(path)
+    assert t["good"].status == "success" and t["good"].settings["batched"] is True
+    assert "rubber side down" in t["good"].text.lower()

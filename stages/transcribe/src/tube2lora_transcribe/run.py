@@ -83,6 +83,8 @@ class Transcription:
     def _cached(self, namespace: str, key: str, compute) -> tuple[RawTranscript, bool]:
         """A backend result from the cache, or computed and stored; deterministic refusals are cached too."""
         hit = self.ctx.cache.get(namespace, key)
+        if hit is not None and "unusable" in hit and self.ctx.retry_failed:
+            hit = None  # --retry-failed asks again (captions may have been added since)
         if hit is not None:
             if "unusable" in hit:
                 raise Unusable(**hit["unusable"])
