@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -91,11 +91,26 @@ def read_url_file(path: Path) -> list[str]:
     return urls
 
 
+class Prices(Section):
+    prompt_per_million: float = Field(ge=0)  # price per million prompt tokens
+    completion_per_million: float = Field(ge=0)
+
+
 class LLMConfig(Section):
+    """Any OpenAI-compatible endpoint (vLLM, llama.cpp's server, OpenAI...)."""
+
     base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str | None = None
-    model: str | None = None
+    api_key_env: str | None = None  # NAME of the env var holding the key; required off loopback
+    model: str | None = None  # the default; a stage section's `model` overrides it
     timeout_s: float = Field(120.0, gt=0)
+    concurrency: int = Field(8, ge=1)  # requests in flight
+    max_attempts: int = Field(4, ge=1)  # per request, retries included
+    backoff_s: float = Field(1.0, ge=0)  # exponential backoff base, jittered
+    max_backoff_s: float = Field(60.0, ge=0)
+    # json_schema: OpenAI / vLLM response_format; json_object: llama.cpp's {"type": "json_object",
+    # "schema": ...}; none: no constrained output, answers are parsed from delimiters.
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    prices: Prices | None = None  # gives the manifest a cost
 
 
 class _Loader(yaml.SafeLoader):

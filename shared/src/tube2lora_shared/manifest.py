@@ -42,7 +42,7 @@ class Manifest(BaseModel):
     started_at: str
     finished_at: str
     seconds: float
-    token_usage: dict[str, int] = Field(default_factory=dict)
+    token_usage: dict[str, float] = Field(default_factory=dict)  # LLM requests, tokens, cache hits, cost
     library_versions: dict[str, str] = Field(default_factory=dict)
 
     def retryable_failures(self) -> list[str]:

@@ -1,0 +1,135 @@
+"""The LLM client against the loopback fake OpenAI-compatible server, through the real openai SDK."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+
+import pytest
+from fakes.openai_server import FakeOpenAI
+
+from tube2lora_shared.cache import Cache
+from tube2lora_shared.config import LLMConfig
+from tube2lora_shared.errors import UsageError
+from tube2lora_shared.llm import LLMClient, LLMError
+
+SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
+          "additionalProperties": False}
+
+
+def parse(text: str) -> str:
+    try:
+        return json.loads(text)["text"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not the JSON object asked for ({exc})") from None
+
+
+def client(tmp_path, server, usage=None, **cfg) -> LLMClient:
+    config = LLMConfig(base_url=server.base_url, model="fake-model", backoff_s=0.01, **cfg)
+    return LLMClient(config, None, Cache(tmp_path / "cache"), logging.getLogger("test"),
+                     usage if usage is not None else Counter())
+
+
+def ask_all(llm: LLMClient, texts: list[str]):
+    def ask(text):
+        return llm.ask([{"role": "user", "content": f"<transcript>{text}</transcript>"}], parse, schema=SCHEMA)
+
+    return llm.map(texts, ask, "test")
+
+
+def test_concurrency_and_cache(tmp_path):
+    usage = Counter()
+    with FakeOpenAI(latency_s=0.2) as server:
+        llm = client(tmp_path, server, usage, concurrency=8)
+        answers = ask_all(llm, [f"um hello {i}" for i in range(16)])
+        assert [a.value for a in answers] == [f"hello {i}" for i in range(16)]
+        assert server.max_in_flight == 8  # (the speedup itself is measured in bench/normalize.py)
+        assert usage["requests"] == 16 and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+        again = ask_all(client(tmp_path, server, usage), [f"um hello {i}" for i in range(16)])
+        assert server.total == 16 and usage["cache_hits"] == 16 and all(a.cached for a in again)
+
+
+def test_retry_after_is_honoured(tmp_path):
+    with FakeOpenAI(retry_after="1") as server:
+        server.forced = ["429"]
+        usage = Counter()
+        started = time.monotonic()
+        [answer] = ask_all(client(tmp_path, server, usage), ["hi"])
+        assert answer.value == "hi" and time.monotonic() - started >= 1.0
+        assert server.requests == {"429": 1, "ok": 1} and usage["retries"] == 1
+
+
+def test_server_errors_and_timeouts_are_retried(tmp_path):
+    with FakeOpenAI(timeout_sleep_s=1.0) as server:
+        server.forced = ["500", "timeout"]
+        [answer] = ask_all(client(tmp_path, server, timeout_s=0.5), ["hi"])
+        assert answer.value == "hi" and server.requests == {"500": 1, "timeout": 1, "ok": 1}
+
+
+def test_attempts_are_bounded(tmp_path):
+    with FakeOpenAI() as server:
+        server.forced = ["500"] * 10
+        [error] = ask_all(client(tmp_path, server, max_attempts=3), ["hi"])
+        assert isinstance(error, LLMError) and error.reason == "http_500"
+        assert server.total == 3  # the SDK's own retries are off
+
+
+def test_context_length_is_reported_not_repeated(tmp_path):
+    with FakeOpenAI() as server:
+        server.forced = ["context"]
+        [error] = ask_all(client(tmp_path, server), ["hi"])
+        assert isinstance(error, LLMError) and error.reason == "http_400"
+        assert "maximum context length" in str(error) and server.total == 1
+
+
+def test_malformed_answers_are_reasked_once_then_given_up(tmp_path):
+    usage = Counter()
+    with FakeOpenAI() as server:
+        server.forced = ["malformed"]
+        [answer] = ask_all(client(tmp_path, server, usage), ["fixed on the second try"])
+        assert answer.value == "fixed on the second try" and answer.reasked and usage["reasks"] == 1
+        reask = server.bodies[-1]["messages"]
+        assert reask[-2]["role"] == "assistant" and "could not be used" in reask[-1]["content"]
+        server.forced = ["malformed", "malformed"]
+        [error] = ask_all(client(tmp_path, server), ["broken twice"])
+        assert isinstance(error, LLMError) and error.reason == "unparsable"
+
+
+def test_structured_output_flavours(tmp_path):
+    with FakeOpenAI() as server:
+        ask_all(client(tmp_path / "a", server, structured_output="json_schema"), ["x"])
+        assert server.bodies[-1]["response_format"]["type"] == "json_schema"
+        assert server.bodies[-1]["response_format"]["json_schema"]["schema"] == SCHEMA
+        ask_all(client(tmp_path / "b", server, structured_output="json_object"), ["x"])
+        assert server.bodies[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_estimate_mode_asks_nothing(tmp_path):
+    usage = Counter()
+    with FakeOpenAI() as server:
+        llm = client(tmp_path, server, usage)
+        llm.estimate = True
+        answers = ask_all(llm, ["one", "two", "three"])
+        assert server.total == 0 and [a.value for a in answers] == [None] * 3
+        assert usage["estimated_requests"] == 3 and usage["estimated_prompt_tokens"] > 0
+
+
+def test_keys_come_from_the_environment_and_never_reach_logs(tmp_path, monkeypatch, caplog):
+    cache = Cache(tmp_path)
+    with pytest.raises(UsageError, match="llm.api_key_env: https://api.example.com/v1 is not a loopback"):
+        LLMClient(LLMConfig(base_url="https://api.example.com/v1", model="m"), None, cache,
+                  logging.getLogger("t"), Counter())
+    monkeypatch.delenv("T2L_TEST_KEY", raising=False)
+    with pytest.raises(UsageError, match="environment variable T2L_TEST_KEY is not set"):
+        LLMClient(LLMConfig(base_url="https://api.example.com/v1", model="m", api_key_env="T2L_TEST_KEY"),
+                  None, cache, logging.getLogger("t"), Counter())
+    monkeypatch.setenv("T2L_TEST_KEY", "sk-secret-123")
+    caplog.set_level(logging.DEBUG)
+    with FakeOpenAI() as server:
+        llm = LLMClient(LLMConfig(base_url=server.base_url, model="m", api_key_env="T2L_TEST_KEY"), None,
+                        cache, logging.getLogger("tube2lora.t"), Counter())
+        ask_all(llm, ["hi"])
+    assert "sk-secret-123" not in caplog.text
+    assert not any("sk-secret-123" in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
