@@ -10,6 +10,7 @@ CONFIG ?= configs/sample.yaml
 RUNNER ?= local
 FORCE ?=
 SAMPLE_PORT ?= 8765
+FAKE_LLM_PORT ?= 8766
 export UV_PYTHON_DOWNLOADS := never
 
 # uv: the one on PATH, or a private copy installed with pip into .tools/
@@ -21,9 +22,10 @@ SYNCED := .venv/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
-STAGES := download transcribe
+STAGES := download transcribe normalize
 UPSTREAM_download :=
 UPSTREAM_transcribe := download
+UPSTREAM_normalize := transcribe
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -42,8 +44,11 @@ ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
   ifeq ($(RUN_DIR),)
     $(error cannot use CONFIG=$(CONFIG); see the error above)
   endif
-  # A recipe that points at the loopback sample channel gets it served while its stages run.
-  SAMPLE_WRAP := $(if $(shell grep -qs '127.0.0.1:$(SAMPLE_PORT)' $(CONFIG) && echo y),$(PYTHON_RUN) python tests/fixtures/sample_channel/server.py --port $(SAMPLE_PORT) --)
+  # A recipe that points at the loopback sample channel or the fake LLM gets them served while its
+  # stages run (tests/fakes/serve.py).
+  uses = $(shell grep -qs '127.0.0.1:$(1)' $(CONFIG) && echo y)
+  SERVE_ARGS := $(if $(call uses,$(SAMPLE_PORT)),--channel-port $(SAMPLE_PORT)) $(if $(call uses,$(FAKE_LLM_PORT)),--llm-port $(FAKE_LLM_PORT))
+  SAMPLE_WRAP := $(if $(strip $(SERVE_ARGS)),$(PYTHON_RUN) python tests/fakes/serve.py $(SERVE_ARGS) --)
 endif
 
 define STAGE_RULES
@@ -59,6 +64,7 @@ $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)
 
 download: ## fetch the channel's media and metadata with yt-dlp (stages/download/)
 transcribe: ## timed transcripts: YouTube captions or faster-whisper (stages/transcribe/)
+normalize: ## LLM cleanup of the transcripts, chunked (stages/normalize/)
 
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors

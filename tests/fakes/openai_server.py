@@ -38,7 +38,7 @@ def clean_transcript(body: dict) -> str:
 class FakeOpenAI:
     def __init__(self, responder=clean_transcript, latency_s: float = 0.0, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = ("429", "500", "malformed", "timeout"), timeout_sleep_s: float = 2.0,
-                 seed: int = 7, retry_after: str = "1"):
+                 seed: int = 7, retry_after: str = "1", port: int = 0):
         self.responder = responder
         self.latency_s = latency_s
         self.fault_rate = fault_rate
@@ -52,7 +52,7 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self.forced: list[str] = []  # outcomes to serve next, in order, before random faults
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 

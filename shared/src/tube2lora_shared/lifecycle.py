@@ -66,7 +66,7 @@ class StageContext:
 
     def __init__(self, spec: StageSpec, config: Config, section: Any, run: RunDir, cache: Cache,
                  staging: Path, upstream: dict[str, Upstream], force: bool, retry_failed: bool,
-                 log: logging.Logger):
+                 log: logging.Logger, estimate: bool = False):
         self.spec = spec
         self.config = config
         self.section = section
@@ -77,6 +77,7 @@ class StageContext:
         self.upstream = upstream
         self.force = force
         self.retry_failed = retry_failed
+        self.estimate = estimate  # count what would be asked of the LLM, spend nothing, publish nothing
         self.log = log
         self.items: dict[str, ItemStatus] = {}
         self.counts: Counter[str] = Counter()
@@ -117,7 +118,7 @@ def versions(names: Iterable[str]) -> dict[str, str]:
 
 
 def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_failed: bool = False,
-              verbose: bool = False) -> int:
+              verbose: bool = False, estimate: bool = False) -> int:
     """Run one stage to completion; return the contract's exit code (0 done/current, 1 failed, 2 usage)."""
     log = setup_logging(spec.name, verbose=verbose)
     try:
@@ -131,7 +132,7 @@ def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_fai
     log = setup_logging(spec.name, run.log_file, verbose)
     try:
         with RunLock(run.root):
-            return _run_locked(spec, config, section, run, force, retry_failed, log)
+            return _run_locked(spec, config, section, run, force, retry_failed, log, estimate)
     except (UsageError, StageError) as exc:
         log.error("%s", exc)
         return exc.exit_code
@@ -154,7 +155,7 @@ def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Up
 
 
 def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, force: bool,
-                retry_failed: bool, log: logging.Logger) -> int:
+                retry_failed: bool, log: logging.Logger, estimate: bool = False) -> int:
     upstream = _read_upstream(spec, run, config)
     code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
     config_slice = section_hash(config, (spec.name, *spec.reads))
@@ -163,7 +164,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
 
     previous = read_manifest(run.stage_dir(spec.name))
     if (previous and previous.input_hash == input_hash and not force and not retry_failed
-            and not previous.retryable_failures()):
+            and not previous.retryable()):
         os.utime(run.stage_dir(spec.name) / MANIFEST)  # tell Make it is current
         log.info("%s is current in run %s; nothing to do (--force redoes it)", spec.name, run.id)
         return 0
@@ -171,7 +172,9 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     shutil.rmtree(run.tmp, ignore_errors=True)  # leftovers of a killed run; we hold the lock
     staging = run.tmp / f"{spec.name}-{os.getpid()}"
     ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), staging, upstream, force,
-                       retry_failed, log)
+                       retry_failed, log, estimate)
+    if estimate:
+        return _estimate(ctx, staging)
     started, clock = now_iso(), time.monotonic()
     run.update_stage(spec.name, status="running", pid=os.getpid(), started_at=started, last_error=None)
     log.info("%s: starting in run %s", spec.name, run.id)
@@ -202,15 +205,28 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     )
     write_text_atomic(ctx.out_dir / MANIFEST, manifest_json(manifest))
     _publish(run, spec.name, staging)
-    retry = manifest.retryable_failures()
+    retry = manifest.retryable()
     if retry:
         os.utime(run.stage_dir(spec.name) / MANIFEST, (EPOCH, EPOCH))
-        log.warning("%d item(s) failed with a retryable error; the next run retries them: %s",
+        log.warning("%d item(s) failed or are incomplete after a retryable error; the next run retries them: %s",
                     len(retry), ", ".join(retry[:5]) + (" ..." if len(retry) > 5 else ""))
     run.update_stage(spec.name, status="succeeded", counts=dict(ctx.counts), seconds=seconds,
                      finished_at=manifest.finished_at, last_error=None)
     log.info("%s: done in %.1f s: %s -> %s", spec.name, seconds, summarize(ctx.counts),
              run.stage_dir(spec.name))
+    return 0
+
+
+def _estimate(ctx: StageContext, staging: Path) -> int:
+    """Walk the stage with the LLM client in estimate mode; report, publish nothing."""
+    try:
+        ctx.spec.run(ctx)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    usage = ctx.token_usage
+    ctx.log.info("%s estimate: %d LLM call(s) to make (about %d prompt and %d completion tokens), %d answered "
+                 "from the cache; nothing was asked or published", ctx.spec.name, usage["estimated_requests"],
+                 usage["estimated_prompt_tokens"], usage["estimated_completion_tokens"], usage["cache_hits"])
     return 0
 
 

@@ -19,7 +19,7 @@ class ItemStatus(BaseModel):
     status: Status
     reason: str | None = None
     error: str | None = None
-    retryable: bool = False
+    retryable: bool = False  # failed, or done only in part (an LLM chunk kept as spoken): the next run retries
 
 
 class OutputInfo(BaseModel):
@@ -45,8 +45,8 @@ class Manifest(BaseModel):
     token_usage: dict[str, float] = Field(default_factory=dict)  # LLM requests, tokens, cache hits, cost
     library_versions: dict[str, str] = Field(default_factory=dict)
 
-    def retryable_failures(self) -> list[str]:
-        return [item for item, st in self.items.items() if st.status == "failed" and st.retryable]
+    def retryable(self) -> list[str]:
+        return [item for item, st in self.items.items() if st.retryable]
 
 
 def read_manifest(stage_dir: Path) -> Manifest | None:

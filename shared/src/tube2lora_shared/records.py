@@ -73,3 +73,32 @@ class Transcript(BaseModel):
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+class Chunk(BaseModel):
+    """A stretch of one transcript, cleaned by the LLM or kept as spoken (with the reason)."""
+
+    index: int
+    start: float
+    end: float
+    source: str
+    text: str  # the cleaned text, or the source when `kept_source`
+    kept_source: str | None = None  # why the source was kept: drift, meta_commentary, http_500, ...
+    similarity: float | None = None
+    length_ratio: float | None = None
+
+
+class Normalized(BaseModel):
+    """One video's normalized transcript (`normalized.jsonl`, and `stages/normalize/<id>.json`)."""
+
+    id: str
+    title: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    status: Status
+    reason: str | None = None
+    model: str | None = None
+    prompt: str | None = None  # the template's name
+    chunks: list[Chunk] = Field(default_factory=list)
+    text: str = ""
+    text_path: str | None = None

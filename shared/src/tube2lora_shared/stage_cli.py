@@ -21,8 +21,11 @@ def stage_command(spec: StageSpec) -> click.Command:
     @click.option("--force", is_flag=True, help="Redo the stage even if its inputs did not change.")
     @click.option("--retry-failed", is_flag=True,
                   help="Also retry items that failed permanently before (private, removed...).")
+    @click.option("--estimate", is_flag=True,
+                  help="LLM stages: print how many calls and tokens a run would spend, and stop.")
     @click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
-    def command(config_path: Path, force: bool, retry_failed: bool, verbose: bool) -> None:
-        sys.exit(run_stage(spec, config_path, force=force, retry_failed=retry_failed, verbose=verbose))
+    def command(config_path: Path, force: bool, retry_failed: bool, estimate: bool, verbose: bool) -> None:
+        sys.exit(run_stage(spec, config_path, force=force, retry_failed=retry_failed, verbose=verbose,
+                           estimate=estimate))
 
     return command

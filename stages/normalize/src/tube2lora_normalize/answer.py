@@ -1,0 +1,47 @@
+"""Reading the model's answer (pure): JSON or delimiters, tolerant of fences, strict on commentary."""
+
+from __future__ import annotations
+
+import json
+import re
+
+SCHEMA = {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
+          "required": ["text"], "additionalProperties": False}
+OPEN, CLOSE = "<<<CLEAN>>>", "<<<END>>>"
+FORMAT_JSON = 'Answer with a JSON object {"text": "<the cleaned transcript>"} and nothing else.'
+FORMAT_DELIMITED = f"Answer with the cleaned transcript between a line {OPEN} and a line {CLOSE}, nothing else."
+
+_META = re.compile(
+    r"^(sure|certainly|of course|okay|here is|here's|below is|i have|i've|as an ai|note:|the cleaned|"
+    r"cleaned transcript|this transcript)\b|\b(the (original|above|following) transcript|i removed|i corrected|"
+    r"i have (removed|corrected|cleaned))\b", re.I)
+
+
+def parse_clean(text: str) -> str:
+    """The cleaned text from an answer; ValueError (with what to fix) otherwise."""
+    body = text.strip()
+    fenced = re.search(r"```(?:json|text)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1).strip()
+    cleaned = None
+    if OPEN in body:
+        inner = body.split(OPEN, 1)[1]
+        cleaned = inner.split(CLOSE, 1)[0].strip()
+    else:
+        start, end = body.find("{"), body.rfind("}")
+        if start != -1 and end > start:
+            try:
+                value = json.loads(body[start:end + 1])
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"the JSON is invalid ({exc.msg})") from None
+            if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+                raise ValueError('the JSON object has no string field "text"')
+            cleaned = value["text"].strip()
+    if cleaned is None:
+        raise ValueError("no JSON object and no delimited block in the answer")
+    if not cleaned:
+        raise ValueError("the cleaned text is empty")
+    first_line = cleaned.splitlines()[0]
+    if _META.search(first_line) or _META.search(cleaned.splitlines()[-1]):
+        raise ValueError("the answer talks about the transcript instead of being the transcript")
+    return " ".join(cleaned.split())

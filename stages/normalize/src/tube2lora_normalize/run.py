@@ -1,0 +1,119 @@
+"""The normalize stage's orchestration: chunk each transcript, clean chunks concurrently, guard, merge.
+
+Reads `stages/transcribe/transcripts.jsonl` (transcribed videos). Writes `stages/normalize/<id>.json`
+(the Normalized record, chunk by chunk), `<id>.txt`, `normalized.jsonl`, `metrics.jsonl` (before and
+after: chars, words, tokens, sentences, ratios, similarity, MATTR, reading ease). A chunk whose answer
+is unusable, or drifts from the source (voice guard), keeps its source text with the reason counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tube2lora_shared.errors import StageError
+from tube2lora_shared.files import write_text_atomic
+from tube2lora_shared.jsonl import read_jsonl, write_jsonl
+from tube2lora_shared.lifecycle import StageContext
+from tube2lora_shared.llm import LLMClient, LLMError
+from tube2lora_shared.prompts import PromptTemplate, load_template
+from tube2lora_shared.records import Chunk, Normalized, Transcript
+from tube2lora_shared.textstats import profile, similarity, words
+
+from .answer import FORMAT_DELIMITED, FORMAT_JSON, SCHEMA, parse_clean
+from .chunking import Draft, chunk
+from .config import NormalizeConfig
+
+PLACEHOLDERS = {"creator", "title", "context", "text"}
+TRANSIENT = {"timeout", "connection", "http_408", "http_409", "http_429", "http_500", "http_502", "http_503",
+             "http_504"}
+
+
+@dataclass(frozen=True)
+class Job:
+    transcript: Transcript
+    draft: Draft
+
+
+def run(ctx: StageContext) -> None:
+    cfg: NormalizeConfig = ctx.section
+    transcripts = [t for t in read_jsonl(ctx.upstream["transcribe"].dir / "transcripts.jsonl", Transcript)
+                   if t.status in ("success", "cached")]
+    if not cfg.enabled:
+        results = [_passthrough(ctx, t) for t in transcripts]
+    else:
+        template = load_template(cfg.prompt_file, "normalize.prompt_file", PLACEHOLDERS)
+        client = LLMClient(ctx.config.llm, cfg.model, ctx.cache, ctx.log, ctx.token_usage, ctx.estimate)
+        jobs = [Job(t, d) for t in transcripts
+                for d in chunk(t.segments, cfg.target_chars, cfg.max_chars, cfg.overlap_chars)]
+        ctx.log.info("%d chunk(s) from %d transcript(s)", len(jobs), len(transcripts))
+        fmt = FORMAT_DELIMITED if ctx.config.llm.structured_output == "none" else FORMAT_JSON
+
+        def ask(job: Job):
+            messages = template.messages(creator=job.transcript.channel or "the creator",
+                                         title=job.transcript.title or "", context=job.draft.context or "(start)",
+                                         text=job.draft.text)
+            messages[-1]["content"] += "\n\n" + fmt
+            return client.ask(messages, parse_clean, schema=SCHEMA, schema_name="cleaned_transcript",
+                              temperature=cfg.temperature, max_tokens=len(job.draft.text) // 2 + 200)
+
+        answers = client.map(jobs, ask, "chunks")
+        if jobs and all(isinstance(a, LLMError) and a.reason in TRANSIENT for a in answers):
+            raise StageError(f"no chunk could be normalized: the LLM endpoint {ctx.config.llm.base_url} failed "
+                             f"({answers[0]}); is the server running? (finished answers are cached)")
+        by_video: dict[str, list[Chunk]] = {}
+        for job, answer in zip(jobs, answers):
+            by_video.setdefault(job.transcript.id, []).append(_chunk(ctx, cfg, job.draft, answer))
+        results = [_finish(ctx, t, by_video.get(t.id, []), client.model, template) for t in transcripts]
+    write_jsonl(ctx.out_dir / "normalized.jsonl", results)
+
+
+def _chunk(ctx: StageContext, cfg: NormalizeConfig, draft: Draft, answer) -> Chunk:
+    base = dict(index=draft.index, start=draft.start, end=draft.end, source=draft.text)
+    if isinstance(answer, LLMError) or answer.value is None:
+        reason = answer.reason if isinstance(answer, LLMError) else "estimate"
+        ctx.counts[f"chunks_kept_source_{reason}"] += 1
+        return Chunk(**base, text=draft.text, kept_source=reason)
+    cleaned = answer.value
+    sim = round(similarity(draft.text, cleaned), 4)
+    ratio = round(len(words(cleaned)) / max(1, len(words(draft.text))), 4)
+    if sim < cfg.min_similarity or not cfg.min_length_ratio <= ratio <= cfg.max_length_ratio:
+        ctx.counts["chunks_kept_source_drift"] += 1
+        return Chunk(**base, text=draft.text, kept_source="drift", similarity=sim, length_ratio=ratio)
+    ctx.counts["chunks_cleaned"] += 1
+    return Chunk(**base, text=cleaned, similarity=sim, length_ratio=ratio)
+
+
+def _finish(ctx: StageContext, t: Transcript, chunks: list[Chunk], model: str, template: PromptTemplate) -> Normalized:
+    transient = sorted({c.kept_source for c in chunks if c.kept_source in TRANSIENT})
+    status, reason = "success", (f"partial_llm_{transient[0]}" if transient else None)
+    if chunks and all(c.kept_source == "estimate" for c in chunks):
+        status, reason = "skipped", "estimate"
+    record = Normalized(id=t.id, title=t.title, channel=t.channel, language=t.language, status=status,
+                        reason=reason, model=model, prompt=template.name, chunks=chunks,
+                        text=" ".join(c.text for c in chunks), text_path=f"stages/normalize/{t.id}.txt")
+    error = f"{sum(c.kept_source in TRANSIENT for c in chunks)} chunk(s) kept as spoken after LLM errors " \
+            f"({', '.join(transient)}); the next run asks again" if transient else None
+    ctx.record(t.id, status, reason, error, retryable=bool(transient))
+    _write(ctx, record, t)
+    return record
+
+
+def _passthrough(ctx: StageContext, t: Transcript) -> Normalized:
+    chunks = [Chunk(index=0, start=t.segments[0].start if t.segments else 0.0,
+                    end=t.segments[-1].end if t.segments else 0.0, source=t.text, text=t.text,
+                    kept_source="disabled")] if t.segments else []
+    record = Normalized(id=t.id, title=t.title, channel=t.channel, language=t.language, status="success",
+                        reason="disabled", chunks=chunks, text=t.text, text_path=f"stages/normalize/{t.id}.txt")
+    ctx.record(t.id, "success", "disabled")
+    _write(ctx, record, t)
+    return record
+
+
+def _write(ctx: StageContext, record: Normalized, t: Transcript) -> None:
+    write_text_atomic(ctx.out_dir / f"{record.id}.json", record.model_dump_json(indent=1))
+    write_text_atomic(ctx.out_dir / f"{record.id}.txt", record.text + "\n")
+    before, after = profile(t.text), profile(record.text)
+    ratios = {f"{k}_ratio": round(after[k] / before[k], 4) for k in ("chars", "words", "tokens", "sentences")
+              if before[k]}
+    ctx.metric(id=record.id, before=before, after=after, **ratios, similarity=round(similarity(t.text, record.text), 4),
+               chunks=len(record.chunks), chunks_kept_source=sum(c.kept_source is not None for c in record.chunks))

@@ -1,0 +1,72 @@
+import random
+
+import pytest
+
+from tube2lora_normalize.answer import parse_clean
+from tube2lora_normalize.chunking import chunk, split_long
+from tube2lora_shared.errors import UsageError
+from tube2lora_shared.prompts import load_template
+from tube2lora_shared.records import Segment
+
+
+def test_no_chunk_ever_exceeds_the_hard_maximum():
+    rng = random.Random(3)
+    vocabulary = ["chain", "lube", "roller", "Slow.", "smooth!", "x" * 180, "derailleur?"]
+    segments, t = [], 0.0
+    for _ in range(200):
+        size = rng.choice([3, 10, 40, 400])  # some segments far longer than a chunk
+        text = " ".join(rng.choice(vocabulary) for _ in range(size))
+        segments.append(Segment(start=t, end=t + size * 0.3, text=text))
+        t += size * 0.3
+    drafts = chunk(segments, target_chars=300, max_chars=450, overlap_chars=80)
+    assert all(len(d.text) <= 450 for d in drafts)
+    assert " ".join(d.text for d in drafts).split() == " ".join(s.text for s in segments).split()
+    assert all(a.end <= b.start + 1e-6 and a.start <= a.end for a, b in zip(drafts, drafts[1:]))
+    assert drafts[0].context == "" and all(d.context and drafts[d.index - 1].text.endswith(d.context)
+                                           for d in drafts[1:])
+
+
+def test_long_segments_split_at_sentences_then_words():
+    text = "One two three. Four five six. " + "word " * 50
+    parts = split_long(text.strip(), 40)
+    assert parts[0] == "One two three. Four five six."
+    assert all(len(p) <= 40 for p in parts)
+    assert split_long("a" * 95, 40) == ["a" * 40, "a" * 40, "a" * 15]
+
+
+def test_chunks_keep_segment_times():
+    segments = [Segment(start=i * 10, end=i * 10 + 9, text=f"Sentence number {i} is here.") for i in range(10)]
+    drafts = chunk(segments, target_chars=60, max_chars=100)
+    assert drafts[0].start == 0 and drafts[-1].end == 99
+    assert len(drafts) == 5
+
+
+@pytest.mark.parametrize("answer", [
+    '{"text": "Keep the rubber side down."}',
+    '```json\n{"text": "Keep the rubber side down."}\n```',
+    "<<<CLEAN>>>\nKeep the rubber side down.\n<<<END>>>",
+    'noise before {"text": "Keep the rubber side down."} noise after',
+])
+def test_answers_models_really_give(answer):
+    assert parse_clean(answer) == "Keep the rubber side down."
+
+
+@pytest.mark.parametrize("answer, problem", [
+    ('{"text": "Here is the cleaned transcript: keep the rubber side down."}', "talks about the transcript"),
+    ('{"text": ""}', "empty"),
+    ('{"txt": "x"}', 'no string field "text"'),
+    ("Keep the rubber side down.", "no JSON object and no delimited block"),
+    ('{"text": "unterminated', "no JSON object"),
+])
+def test_unusable_answers_say_why(answer, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_clean(answer)
+
+
+def test_prompt_template_placeholders_are_checked_at_load(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nsystem: You are {creator}.\nuser: Clean {text} for {audience}.\n")
+    with pytest.raises(UsageError, match=r"unknown placeholder\(s\) \{audience\}"):
+        load_template(path, "normalize.prompt_file", {"creator", "text"})
+    template = load_template(path, "normalize.prompt_file", {"creator", "text", "audience"})
+    assert template.messages(creator="Toby", text="um hi", audience="all")[1]["content"] == "Clean um hi for all."
