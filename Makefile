@@ -22,10 +22,12 @@ SYNCED := .venv/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
-STAGES := download transcribe normalize
+STAGES := download transcribe normalize analyze filter
 UPSTREAM_download :=
 UPSTREAM_transcribe := download
 UPSTREAM_normalize := transcribe
+UPSTREAM_analyze := normalize
+UPSTREAM_filter := analyze
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -65,6 +67,8 @@ $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)
 download: ## fetch the channel's media and metadata with yt-dlp (stages/download/)
 transcribe: ## timed transcripts: YouTube captions or faster-whisper (stages/transcribe/)
 normalize: ## LLM cleanup of the transcripts, chunked (stages/normalize/)
+analyze: ## per-video profiles: tokens, readability, lexical, confidence, quality (stages/analyze/)
+filter: ## quality, language, near-duplicate gates and boilerplate removal (stages/filter/)
 
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors

@@ -48,10 +48,11 @@ class StageSpec:
     run: Callable[["StageContext"], None]
     reads: tuple[str, ...] = ()  # common sections its output depends on, e.g. ("input",)
     libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
+    also_reads: tuple[str, ...] = ()  # earlier stages it reads besides the one just before it
 
     @property
     def upstream(self) -> tuple[str, ...]:
-        return upstream_of(self.name)
+        return (*upstream_of(self.name), *self.also_reads)
 
 
 @dataclass(frozen=True)

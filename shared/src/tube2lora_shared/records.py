@@ -102,3 +102,76 @@ class Normalized(BaseModel):
     chunks: list[Chunk] = Field(default_factory=list)
     text: str = ""
     text_path: str | None = None
+
+
+MINHASH_SEED, MINHASH_SCHEME = 1, "affine32"  # how Profile.minhash was made (datasketch), for its readers
+
+
+class Profile(BaseModel):
+    """One video's measurements (`stages/analyze/profiles.jsonl`)."""
+
+    id: str
+    title: str | None = None
+    duration: float | None = None  # seconds of media
+    source: str | None = None  # how it was transcribed
+    transcript_language: str | None = None
+    language: str | None = None  # identified from the text
+    language_probability: float = 0.0
+    chars: int = 0
+    words: int = 0
+    sentences: int = 0
+    tokens_target: int = 0  # the target model's tokenizer
+    tokens_cl100k: int = 0
+    words_per_sentence: float | None = None
+    mattr: float | None = None  # moving-average type-token ratio
+    reading_ease: float | None = None
+    mean_avg_logprob: float | None = None  # whisper confidence
+    words_per_minute: float | None = None
+    normalize_similarity: float | None = None
+    normalize_words_ratio: float | None = None
+    chunks_kept_source: float | None = None  # share of normalize chunks kept as spoken
+    quality: float | None = None  # [0, 1]
+    quality_factors: dict[str, float] = Field(default_factory=dict)
+    minhash: list[int] = Field(default_factory=list)
+
+
+class Kept(BaseModel):
+    """A video that passed the filter, with its text after boilerplate removal (`kept.jsonl`)."""
+
+    id: str
+    title: str | None = None
+    channel: str | None = None
+    text: str
+    words: int
+    quality: float | None = None
+    boilerplate_removed: int = 0  # sentences cut
+
+
+class Dropped(BaseModel):
+    """A video the filter dropped, and why (`dropped.jsonl`)."""
+
+    id: str
+    title: str | None = None
+    reason: str
+    detail: str
+
+
+class DuplicateMember(BaseModel):
+    id: str
+    similarity: float  # estimated Jaccard similarity of word shingles with the representative
+
+
+class DuplicateCluster(BaseModel):
+    """Near-duplicate videos: the one kept and the others (`duplicates.jsonl`)."""
+
+    representative: str
+    members: list[DuplicateMember]
+
+
+class Boilerplate(BaseModel):
+    """A sentence recurring across the channel (`boilerplate.jsonl`)."""
+
+    sentence: str
+    videos: int
+    removed_from: list[str]
+    kept_in: list[str]

@@ -1,0 +1,21 @@
+"""`tube2lora-analyze --config FILE [--force]`: per-video profiles for the filter."""
+
+from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.stage_cli import stage_command
+
+from .config import AnalyzeConfig
+from .run import run
+
+SPEC = StageSpec(
+    name="analyze",
+    package="tube2lora-analyze",
+    section=AnalyzeConfig,
+    run=run,
+    also_reads=("transcribe", "download"),
+    libraries=("mistral-common", "tiktoken", "textstat", "py3langid", "datasketch"),
+)
+
+main = stage_command(SPEC)
+
+if __name__ == "__main__":
+    main()
