@@ -1,7 +1,8 @@
-"""The README's first command, as written: `make transcribe CONFIG=configs/sample.yaml`.
+"""The README's first command, as written: `make filter CONFIG=configs/sample.yaml`.
 
 Slow tier: it serves the sample channel on the fixed port 8765 the recipe names. The recipe is copied
-with only `paths` changed (not part of the run identity), so the run id is the README's own.
+with `paths` changed and the prompt file's path made absolute (neither is part of the run identity),
+so the run id is the README's own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 def test_readme_sample_job(tmp_path):
     recipe = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())
     recipe["paths"] = {"runs_dir": str(tmp_path / "runs")}
+    recipe["normalize"]["prompt_file"] = str(REPO / "configs" / "prompts" / "normalize.yaml")  # same content
     path = tmp_path / "sample.yaml"
     path.write_text(yaml.safe_dump(recipe))
     assert run_id(load_config(path)) == run_id(load_config(REPO / "configs" / "sample.yaml"))
@@ -31,10 +33,11 @@ def test_readme_sample_job(tmp_path):
         return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
                               capture_output=True, text=True, timeout=600)
 
-    first = make("transcribe")
+    first = make("filter")
     assert first.returncode == 0, first.stderr
     assert "download: done" in first.stderr and "8 success, 1 skipped, 1 failed" in first.stderr
-    assert "transcribe: done" in first.stderr
+    for stage in ("transcribe", "normalize", "analyze", "filter"):
+        assert f"{stage}: done" in first.stderr
     run_dir = tmp_path / "runs" / run_id(load_config(path))
     videos = list(read_jsonl(run_dir / "stages" / "download" / "videos.jsonl", Video))
     assert sum(v.has_media for v in videos) == 8
@@ -43,11 +46,15 @@ def test_readme_sample_job(tmp_path):
     transcripts = (run_dir / "stages" / "transcribe" / "transcripts.jsonl").read_text().splitlines()
     assert len(transcripts) == 8 and all('"status":"success"' in line for line in transcripts)
 
-    second = make("transcribe")
-    assert second.returncode == 0 and "Nothing to be done for 'transcribe'" in second.stdout
+    kept = (run_dir / "stages" / "filter" / "kept.jsonl").read_text().splitlines()
+    dropped = (run_dir / "stages" / "filter" / "dropped.jsonl").read_text().splitlines()
+    assert len(kept) + len(dropped) == 8 and len(kept) >= 6
+
+    second = make("filter")
+    assert second.returncode == 0 and "Nothing to be done for 'filter'" in second.stdout
 
     status = make("status")
     assert status.returncode == 0
-    for stage in ("download", "transcribe"):
+    for stage in ("download", "transcribe", "normalize", "analyze"):
         row = next(line for line in status.stdout.splitlines() if f" {stage} " in line)
         assert "done" in row and "8" in row
