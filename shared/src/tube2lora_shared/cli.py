@@ -83,6 +83,16 @@ def status(config_path: Path) -> None:
                       f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
                       (entry.get("last_error") or "")[:120])
     out.print(table, soft_wrap=False)
+    usage: dict[str, float] = {}
+    for stage in STAGES:
+        manifest = read_manifest(run.stage_dir(stage))
+        for key, value in (manifest.token_usage if manifest else {}).items():
+            usage[key] = usage.get(key, 0) + value
+    if usage:
+        cost = f", ${usage['cost_usd']:.4f}" if "cost_usd" in usage else ""
+        out.print(f"LLM: {usage.get('requests', 0):.0f} requests, {usage.get('prompt_tokens', 0):.0f} prompt + "
+                  f"{usage.get('completion_tokens', 0):.0f} completion tokens, {usage.get('cache_hits', 0):.0f} "
+                  f"answers from the cache{cost}")
     out.print(f"run directory: {run.root}")
 
 

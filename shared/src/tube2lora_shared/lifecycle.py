@@ -212,7 +212,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
         log.warning("%d item(s) failed or are incomplete after a retryable error; the next run retries them: %s",
                     len(retry), ", ".join(retry[:5]) + (" ..." if len(retry) > 5 else ""))
     run.update_stage(spec.name, status="succeeded", counts=dict(ctx.counts), seconds=seconds,
-                     finished_at=manifest.finished_at, last_error=None)
+                     finished_at=manifest.finished_at, last_error=None, token_usage=dict(ctx.token_usage))
     log.info("%s: done in %.1f s: %s -> %s", spec.name, seconds, summarize(ctx.counts),
              run.stage_dir(spec.name))
     return 0

@@ -38,6 +38,7 @@ from .progress import track_async
 T = TypeVar("T")
 NAMESPACE = "llm/responses"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+TRANSIENT = {"timeout", "connection", *(f"http_{status}" for status in RETRY_STATUS)}  # LLMError reasons worth a later retry
 
 
 class LLMError(Exception):

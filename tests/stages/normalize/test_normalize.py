@@ -72,6 +72,10 @@ def test_chunks_are_cleaned_merged_and_measured(recipe):
                       and "(start)" not in b["messages"][1]["content"])
         assert second["response_format"]["type"] == "json_schema"
 
+        status = subprocess.run([str(Path(sys.executable).parent / "tube2lora"), "status", "--config", str(path)],
+                                capture_output=True, text=True)
+        assert f"LLM: {chunks} requests" in status.stdout
+
         before = server.total
         assert run_stage(NORMALIZE, path) == 0  # current
         assert run_stage(NORMALIZE, path, force=True) == 0  # redone from the response cache

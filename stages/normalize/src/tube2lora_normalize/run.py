@@ -14,7 +14,7 @@ from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
 from tube2lora_shared.lifecycle import StageContext
-from tube2lora_shared.llm import LLMClient, LLMError
+from tube2lora_shared.llm import TRANSIENT, LLMClient, LLMError
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Chunk, Normalized, Transcript
 from tube2lora_shared.textstats import profile, similarity, words
@@ -24,8 +24,6 @@ from .chunking import Draft, chunk
 from .config import NormalizeConfig
 
 PLACEHOLDERS = {"creator", "title", "context", "text"}
-TRANSIENT = {"timeout", "connection", "http_408", "http_409", "http_429", "http_500", "http_502", "http_503",
-             "http_504"}
 
 
 @dataclass(frozen=True)
