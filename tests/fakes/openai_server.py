@@ -35,8 +35,58 @@ def clean_transcript(body: dict) -> str:
     return f"<<<CLEAN>>>\n{text}\n<<<END>>>"
 
 
+def _keywords(text: str, n: int) -> list[str]:
+    seen = []
+    for word in sorted(re.findall(r"[A-Za-z]{6,}", text), key=len, reverse=True):
+        if word.lower() not in seen:
+            seen.append(word.lower())
+    return (seen or ["bike"]) * n
+
+
+def creator_responder(body: dict) -> str:
+    """Plausible generate answers: conversations that paraphrase (never paste) the excerpt, and edits
+    that follow the brief named in the prompt."""
+    prompt = body["messages"][-1]["content"] if body["messages"][-1]["role"] == "user" else ""
+    prompts = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    source = next((f.group(1) for p in reversed(prompts) if (f := re.search(r"<text>\s*(.*?)\s*</text>", p, re.S))), "")
+    first = prompts[0]
+    if "Brief:" in first:
+        words = source.split()
+        brief = re.search(r"Brief: (.*)", first).group(1)
+        if "filler" in brief:
+            out = FILLERS.sub("", source)
+        elif "60 percent" in brief:
+            out = " ".join(words[: int(len(words) * 0.6)])
+        elif "examples" in brief:
+            out = source + " For example, " + " ".join(words[: int(len(words) * 0.4)])
+        else:
+            out = "Hook: " + source + " That's it for today."
+        return json.dumps({"output": out})
+    pairs = int(re.search(r"exactly (\d+) viewer questions", first).group(1)) if "viewer questions" in first else 1
+    keys = _keywords(source, 2 * pairs + 2)
+    messages = []
+    for i in range(pairs):
+        k1, k2 = keys[2 * i], keys[2 * i + 1]
+        messages.append({"role": "user", "content": f"Toby, what should I know about the {k1}?"})
+        answer = (f"Here's the thing about the {k1}: keep it simple, no drama. Look after the {k2} before it "
+                  "becomes a problem, take your time, check your work twice, and never rush it, because slow "
+                  "is smooth and smooth is fast.")
+        if i == 0 and "clarifying question" in first:
+            answer = f"Good question, do you mean the {k1} on a road bike or on a mountain bike? " + answer
+        messages.append({"role": "assistant", "content": answer})
+    return json.dumps({"messages": messages})
+
+
+def answer(body: dict) -> str:
+    """The default: normalize prompts (<transcript>) get cleaned text, generate prompts (<text>) get
+    conversations or edits."""
+    if any("<transcript>" in (m.get("content") or "") for m in body["messages"]):
+        return clean_transcript(body)
+    return creator_responder(body)
+
+
 class FakeOpenAI:
-    def __init__(self, responder=clean_transcript, latency_s: float = 0.0, fault_rate: float = 0.0,
+    def __init__(self, responder=answer, latency_s: float = 0.0, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = ("429", "500", "malformed", "timeout"), timeout_sleep_s: float = 2.0,
                  seed: int = 7, retry_after: str = "1", port: int = 0):
         self.responder = responder

@@ -6,7 +6,7 @@ An unknown placeholder is a config error when the template is loaded, not a fail
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,6 +19,7 @@ class PromptTemplate:
     name: str
     system: str
     user: str
+    briefs: dict[str, str] = field(default_factory=dict)  # named instructions (editorial briefs)
 
     def messages(self, **values: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system.format(**values).strip()},
@@ -36,7 +37,7 @@ def load_template(path: Path, where: str, allowed: set[str]) -> PromptTemplate:
         raise UsageError(f"{where}: cannot read prompt template {path}: {exc}") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("name", "system", "user")):
         raise UsageError(f"{where}: {path} must be a mapping with string keys name, system and user")
-    extra = set(data) - {"name", "system", "user"}
+    extra = set(data) - {"name", "system", "user", "briefs"}
     if extra:
         raise UsageError(f"{where}: {path} has unknown keys {sorted(extra)}")
     for part in ("system", "user"):
@@ -48,4 +49,11 @@ def load_template(path: Path, where: str, allowed: set[str]) -> PromptTemplate:
             raise UsageError(f"{where}: {path} {part} uses unknown placeholder(s) "
                              f"{', '.join('{' + u + '}' for u in sorted(unknown))}; allowed: "
                              f"{', '.join('{' + a + '}' for a in sorted(allowed))}")
-    return PromptTemplate(data["name"], data["system"], data["user"])
+    briefs = data.get("briefs") or {}
+    if not isinstance(briefs, dict) or not all(isinstance(v, str) for v in briefs.values()):
+        raise UsageError(f"{where}: {path} briefs must map brief names to instructions")
+    for brief, text in briefs.items():
+        unknown = placeholders(text) - allowed
+        if unknown:
+            raise UsageError(f"{where}: {path} brief {brief} uses unknown placeholder(s) {sorted(unknown)}")
+    return PromptTemplate(data["name"], data["system"], data["user"], {str(k): v for k, v in briefs.items()})

@@ -175,3 +175,33 @@ class Boilerplate(BaseModel):
     videos: int
     removed_from: list[str]
     kept_in: list[str]
+
+
+class Provenance(BaseModel):
+    generator: str  # talk_as_creator | editorial_rewrite, with its version
+    generator_version: str
+    prompt: str  # the template's name
+    model: str
+    video_id: str
+    video_title: str | None = None
+    chunk_index: int
+    start: float  # seconds, the chunk's time range in the video
+    end: float
+    source_sha256: str  # of the chunk text the example was made from
+    brief: str | None = None
+
+
+class ChatExample(BaseModel):
+    """A training conversation in the `messages` format TRL and OpenAI use (`dataset_messages.jsonl`)."""
+
+    messages: list[dict[str, str]]
+    provenance: Provenance
+
+
+class EditExample(BaseModel):
+    """An editorial rewrite pair (`dataset_edits.jsonl`)."""
+
+    instruction: str
+    input: str
+    output: str
+    provenance: Provenance

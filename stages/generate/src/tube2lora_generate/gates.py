@@ -1,0 +1,76 @@
+"""Quality gates for generated examples (pure). Each returns (reason or None, metrics)."""
+
+from __future__ import annotations
+
+import re
+
+from tube2lora_shared.textstats import similarity, words
+
+from .config import BriefGates, TalkGates
+
+
+def copy_share(answer: str, source: str, n: int) -> float:
+    """Share of the answer's words inside word n-grams that also occur in the source. Unlike a character
+    ratio, it does not shrink when the answer is much shorter than the source: a pasted passage scores 1."""
+    a = [w.lower() for w in words(answer)]
+    s = [w.lower() for w in words(source)]
+    if len(a) < n:
+        return 0.0
+    grams = {tuple(s[i:i + n]) for i in range(len(s) - n + 1)}
+    covered = [False] * len(a)
+    for i in range(len(a) - n + 1):
+        if tuple(a[i:i + n]) in grams:
+            covered[i:i + n] = [True] * n
+    return sum(covered) / len(a)
+
+
+def novel_ratio(answer: str, source: str) -> float:
+    vocabulary = {w.lower() for w in words(source)}
+    a = [w.lower() for w in words(answer)]
+    return sum(w not in vocabulary for w in a) / len(a) if a else 0.0
+
+
+def talk_gate(turns: list[dict[str, str]], source: str, clarify: bool, g: TalkGates) -> tuple[str | None, dict]:
+    answers = [t["content"] for t in turns if t["role"] == "assistant"]
+    joined = " ".join(answers)
+    lengths = [len(words(a)) for a in answers]
+    metrics = {"copy_share": round(copy_share(joined, source, g.copy_ngram), 4),
+               "novel_ratio": round(novel_ratio(joined, source), 4), "answer_words": lengths}
+    if metrics["copy_share"] > g.max_copy_share:
+        return "copied_source", metrics
+    if metrics["novel_ratio"] < g.min_novel_ratio:
+        return "not_novel", metrics
+    if min(lengths) < g.min_answer_words:
+        return "answer_too_short", metrics
+    if max(lengths) > g.max_answer_words:
+        return "answer_too_long", metrics
+    if clarify and "?" not in answers[0]:
+        return "missing_clarifying_question", metrics
+    return None, metrics
+
+
+_ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+
+
+def new_entities(output: str, source: str) -> set[str]:
+    known = {w.lower() for w in words(source)}
+    return {m for m in _ENTITY.findall(output) if m.lower() not in known}
+
+
+def edit_gate(brief: str, source: str, output: str, g: BriefGates | None) -> tuple[str | None, dict]:
+    ratio = len(words(output)) / max(1, len(words(source)))
+    metrics = {"length_ratio": round(ratio, 4), "similarity": round(similarity(source, output), 4),
+               "new_entities": sorted(new_entities(output, source))}
+    if g is None:
+        return None, metrics
+    if g.min_ratio is not None and ratio < g.min_ratio:
+        return "too_short_for_brief", metrics
+    if g.max_ratio is not None and ratio > g.max_ratio:
+        return "too_long_for_brief", metrics
+    if g.min_similarity is not None and metrics["similarity"] < g.min_similarity:
+        return "drifted_from_input", metrics
+    if g.max_similarity is not None and metrics["similarity"] > g.max_similarity:
+        return "unchanged", metrics
+    if g.max_new_entities is not None and len(metrics["new_entities"]) > g.max_new_entities:
+        return "invented_entities", metrics
+    return None, metrics

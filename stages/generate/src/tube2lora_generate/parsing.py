@@ -1,0 +1,71 @@
+"""Reading generator answers (pure): tolerant of fences, role case and stray text; strict on shape."""
+
+from __future__ import annotations
+
+import json
+import re
+
+CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA_NAME = "conversation", "edit"
+
+
+def conversation_schema(turn_pairs: int) -> dict:
+    """Roles fixed per position and a length cap per turn: small models then keep to the shape."""
+    items = [{"type": "object", "properties": {"role": {"const": role}, "content": {"type": "string", "maxLength": 1500}},
+              "required": ["role", "content"], "additionalProperties": False}
+             for _ in range(turn_pairs) for role in ("user", "assistant")]
+    return {"type": "object", "properties": {"messages": {"type": "array", "prefixItems": items,
+                                                          "minItems": 2 * turn_pairs, "maxItems": 2 * turn_pairs}},
+            "required": ["messages"], "additionalProperties": False}
+
+
+EDIT_SCHEMA = {"type": "object", "properties": {"output": {"type": "string", "minLength": 1}},
+               "required": ["output"], "additionalProperties": False}
+
+
+def _json_block(text: str):
+    body = text.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1).strip()
+    start, end = body.find("{"), body.rfind("}")
+    if start == -1 or end <= start:
+        raise ValueError("no JSON object in the answer")
+    try:
+        return json.loads(body[start:end + 1])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the JSON is invalid ({exc.msg})") from None
+
+
+def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
+    """[{role, content}...] with exactly turn_pairs user/assistant pairs, user first, nothing empty."""
+    data = _json_block(text)
+    messages = data.get("messages") if isinstance(data, dict) else data
+    if not isinstance(messages, list):
+        raise ValueError('expected {"messages": [...]}')
+    turns = []
+    for m in messages:
+        if not isinstance(m, dict):
+            raise ValueError("each message must be an object with role and content")
+        role = str(m.get("role", "")).strip().lower()
+        role = {"viewer": "user", "human": "user", "creator": "assistant", "gpt": "assistant"}.get(role, role)
+        content = " ".join(str(m.get("content", "")).split())
+        if role == "system":
+            continue
+        turns.append({"role": role, "content": content})
+    if len(turns) != 2 * turn_pairs:
+        raise ValueError(f"expected {2 * turn_pairs} messages ({turn_pairs} user/assistant pairs), got {len(turns)}")
+    for i, turn in enumerate(turns):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if turn["role"] != expected:
+            raise ValueError(f"message {i + 1} must be from the {expected}, not {turn['role'] or 'nobody'}")
+        if not turn["content"]:
+            raise ValueError(f"message {i + 1} is empty")
+    return turns
+
+
+def parse_edit(text: str) -> str:
+    data = _json_block(text)
+    output = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(output, str) or not output.strip():
+        raise ValueError('expected {"output": "<the rewritten text>"}')
+    return output.strip()
