@@ -4,9 +4,10 @@ counting, and injectable trouble (429 with Retry-After, 500, malformed output, s
     with FakeOpenAI(latency_s=0.2, fault_rate=0.3) as llm:
         ... llm.base_url ... llm.requests ...
 
-The default answer cleans the text found between <transcript> and </transcript> in the latest user
-message holding one (drops um/uh fillers and repeated words), as JSON {"text": ...} when a response_format was
-sent and between <<<CLEAN>>> / <<<END>>> otherwise. Pass `responder(body) -> str` for other prompts.
+The default answer (`answer`) cleans the text between <transcript> tags for normalize prompts (drops
+um/uh fillers and doubled words; JSON {"text": ...} when a response_format was sent, <<<CLEAN>>> /
+<<<END>>> otherwise), and for generate prompts (<text> tags) writes conversations that paraphrase the
+excerpt, or edits that follow the brief. Pass `responder(body) -> str` for anything else.
 """
 
 from __future__ import annotations

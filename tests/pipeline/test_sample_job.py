@@ -1,7 +1,7 @@
-"""The README's first command, as written: `make filter CONFIG=configs/sample.yaml`.
+"""The README's first command, as written: `make generate CONFIG=configs/sample.yaml`.
 
 Slow tier: it serves the sample channel on the fixed port 8765 the recipe names. The recipe is copied
-with `paths` changed and the prompt file's path made absolute (neither is part of the run identity),
+with `paths` changed and the prompt files' paths made absolute (neither is part of the run identity),
 so the run id is the README's own.
 """
 
@@ -21,10 +21,19 @@ from tube2lora_shared.records import Video
 pytestmark = pytest.mark.slow
 
 
+def absolute_files(node, base):
+    """Point every `*_file` key at the same file by an absolute path (the content, not the path, counts)."""
+    for key, value in node.items():
+        if key.endswith("_file") and isinstance(value, str):
+            node[key] = str(base / value)
+        elif isinstance(value, dict):
+            absolute_files(value, base)
+
+
 def test_readme_sample_job(tmp_path):
     recipe = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())
     recipe["paths"] = {"runs_dir": str(tmp_path / "runs")}
-    recipe["normalize"]["prompt_file"] = str(REPO / "configs" / "prompts" / "normalize.yaml")  # same content
+    absolute_files(recipe, REPO / "configs")
     path = tmp_path / "sample.yaml"
     path.write_text(yaml.safe_dump(recipe))
     assert run_id(load_config(path)) == run_id(load_config(REPO / "configs" / "sample.yaml"))
@@ -33,10 +42,10 @@ def test_readme_sample_job(tmp_path):
         return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
                               capture_output=True, text=True, timeout=600)
 
-    first = make("filter")
+    first = make("generate")
     assert first.returncode == 0, first.stderr
     assert "download: done" in first.stderr and "8 success, 1 skipped, 1 failed" in first.stderr
-    for stage in ("transcribe", "normalize", "analyze", "filter"):
+    for stage in ("transcribe", "normalize", "analyze", "filter", "generate"):
         assert f"{stage}: done" in first.stderr
     run_dir = tmp_path / "runs" / run_id(load_config(path))
     videos = list(read_jsonl(run_dir / "stages" / "download" / "videos.jsonl", Video))
@@ -50,8 +59,12 @@ def test_readme_sample_job(tmp_path):
     dropped = (run_dir / "stages" / "filter" / "dropped.jsonl").read_text().splitlines()
     assert len(kept) + len(dropped) == 8 and len(kept) >= 6
 
-    second = make("filter")
-    assert second.returncode == 0 and "Nothing to be done for 'filter'" in second.stdout
+    chats = (run_dir / "stages" / "generate" / "talk_as_creator" / "dataset_messages.jsonl").read_text().splitlines()
+    assert len(chats) >= 8 and '"provenance"' in chats[0]
+    assert "Dataset card" in (run_dir / "stages" / "generate" / "README.md").read_text()
+
+    second = make("generate")
+    assert second.returncode == 0 and "Nothing to be done for 'generate'" in second.stdout
 
     status = make("status")
     assert status.returncode == 0
