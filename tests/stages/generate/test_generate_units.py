@@ -58,3 +58,12 @@ def test_expand_caps_invented_names():
     output = SOURCE + " Ask Gerald at Halfords, or Marta from Shimano, or Pedro at Decathlon, like Jonas did."
     reason, metrics = edit_gate("expand_with_examples", SOURCE, output, BriefGates(max_new_entities=3))
     assert reason == "invented_entities" and {"Gerald", "Marta"} <= set(metrics["new_entities"])
+
+
+def test_delimited_answers_when_no_schema_is_enforced():
+    from tube2lora_generate.parsing import parse_edit
+
+    text = "Here you go.\nUSER: How tight?\n**Assistant:** Snug, then a quarter turn.\nUser: And then?\nCREATOR: Ride."
+    assert [t["role"] for t in parse_conversation(text, 2)] == ["user", "assistant", "user", "assistant"]
+    assert parse_conversation(text, 2)[1]["content"] == "Snug, then a quarter turn."
+    assert parse_edit("<<<OUTPUT>>>\nTighter text.\n<<<END>>>") == "Tighter text."

@@ -36,9 +36,24 @@ def _json_block(text: str):
         raise ValueError(f"the JSON is invalid ({exc.msg})") from None
 
 
+_ROLE_LINE = re.compile(r"^\s*\**(user|viewer|human|assistant|creator|gpt)\**\s*:\s*\**\s*", re.I | re.M)
+
+
+def _role_lines(text: str) -> list[dict[str, str]]:
+    """The delimiter form: turns as lines starting with `USER:` / `ASSISTANT:` (or viewer / creator)."""
+    marks = list(_ROLE_LINE.finditer(text))
+    if not marks:
+        raise ValueError("no JSON object and no USER:/ASSISTANT: lines in the answer")
+    return [{"role": m.group(1), "content": text[m.end(): marks[i + 1].start() if i + 1 < len(marks) else len(text)]}
+            for i, m in enumerate(marks)]
+
+
 def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
     """[{role, content}...] with exactly turn_pairs user/assistant pairs, user first, nothing empty."""
-    data = _json_block(text)
+    try:
+        data = _json_block(text)
+    except ValueError:
+        data = {"messages": _role_lines(text)}
     messages = data.get("messages") if isinstance(data, dict) else data
     if not isinstance(messages, list):
         raise ValueError('expected {"messages": [...]}')
@@ -64,8 +79,17 @@ def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
 
 
 def parse_edit(text: str) -> str:
+    if "<<<OUTPUT>>>" in text:
+        return parse_delimited_edit(text)
     data = _json_block(text)
     output = data.get("output") if isinstance(data, dict) else None
     if not isinstance(output, str) or not output.strip():
         raise ValueError('expected {"output": "<the rewritten text>"}')
     return output.strip()
+
+
+def parse_delimited_edit(text: str) -> str:
+    inner = text.split("<<<OUTPUT>>>", 1)[1].split("<<<END>>>", 1)[0].strip()
+    if not inner:
+        raise ValueError("the text between <<<OUTPUT>>> and <<<END>>> is empty")
+    return inner

@@ -31,8 +31,12 @@ from .parsing import CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA, EDIT_SCHEMA_NAME, co
 PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction"}
 CLARIFY = ("In the first answer, {creator} asks the viewer one short clarifying question (ending with a question "
            "mark) before answering.")
-FORMAT = {"json": "Answer with the JSON object only.",
-          "none": "Answer with a JSON object and nothing else, no code fence."}
+FORMAT = {"json": {"talk_as_creator": "Answer with the JSON object only.",
+                   "editorial_rewrite": "Answer with the JSON object only."},
+          "none": {"talk_as_creator": "Write each turn on its own line, starting with USER: or ASSISTANT:, and "
+                                      "nothing else.",
+                   "editorial_rewrite": "Answer with the rewritten text between a line <<<OUTPUT>>> and a line "
+                                        "<<<END>>>, and nothing else."}}
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def run(ctx: StageContext) -> None:
         if task.brief:
             values["instruction"] = template.briefs[task.brief].format(**values)
         messages = template.messages(**values)
-        messages[-1]["content"] += "\n\n" + fmt
+        messages[-1]["content"] += "\n\n" + fmt[task.generator]
         if task.generator == "talk_as_creator":
             return client.ask(messages, lambda text: parse_conversation(text, talk.turn_pairs),
                               schema=conversation_schema(talk.turn_pairs), schema_name=CONVERSATION_SCHEMA_NAME,
