@@ -93,7 +93,7 @@ $(SYNCED): uv.lock pyproject.toml shared/pyproject.toml $(wildcard stages/*/pypr
 test: $(SYNCED) ## run the default (hermetic) test tier
 	$(PYTHON_RUN) pytest -m "not slow and not docker and not llm"
 
-test-slow: $(SYNCED) ## run the slower tier (kill-and-resume, make end to end)
+test-slow: $(SYNCED) ## run the slower tier (the README's make generate on the sample, end to end)
 	$(PYTHON_RUN) pytest -m slow
 
 test-all: $(SYNCED) ## run every tier

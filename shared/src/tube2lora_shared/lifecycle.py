@@ -185,7 +185,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     except BaseException as exc:
         message = _failure_message(spec, exc, run)
         run.update_stage(spec.name, status="failed", counts=dict(ctx.counts), last_error=message,
-                         seconds=round(time.monotonic() - clock, 2))
+                         seconds=round(time.monotonic() - clock, 2), token_usage=dict(ctx.token_usage))
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -196,6 +196,9 @@ def test_killed_mid_download_resumes_cleanly(recipe, tmp_path):
         proc.wait()
         run, manifest, _ = outputs(path)
         assert manifest is None  # nothing published by the killed run
+        status = subprocess.run([str(Path(sys.executable).parent / "tube2lora"), "status", "--config", str(path)],
+                                capture_output=True, text=True)
+        assert "interrupted" in next(line for line in status.stdout.splitlines() if " download " in line)
         assert cli(path).returncode == 0
         run, manifest, videos = outputs(path)
     assert manifest.counts["success"] + manifest.counts.get("cached", 0) == LONG_EPISODES
