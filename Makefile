@@ -22,13 +22,14 @@ SYNCED := .venv/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
-STAGES := download transcribe normalize analyze filter generate
+STAGES := download transcribe normalize analyze filter generate train
 UPSTREAM_download :=
 UPSTREAM_transcribe := download
 UPSTREAM_normalize := transcribe
 UPSTREAM_analyze := normalize
 UPSTREAM_filter := analyze
 UPSTREAM_generate := filter
+UPSTREAM_train := generate
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -71,6 +72,7 @@ normalize: ## LLM cleanup of the transcripts, chunked (stages/normalize/)
 analyze: ## per-video profiles: tokens, readability, lexical, confidence, quality (stages/analyze/)
 filter: ## quality, language, near-duplicate gates and boilerplate removal (stages/filter/)
 generate: ## training data: talk-as-creator chats, editorial rewrites, gated (stages/generate/)
+train: ## a LoRA adapter: TRL SFT on the chats, assistant tokens only (stages/train/)
 
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors

@@ -67,7 +67,7 @@ class StageContext:
 
     def __init__(self, spec: StageSpec, config: Config, section: Any, run: RunDir, cache: Cache,
                  staging: Path, upstream: dict[str, Upstream], force: bool, retry_failed: bool,
-                 log: logging.Logger, estimate: bool = False):
+                 log: logging.Logger, estimate: bool = False, input_hash: str = ""):
         self.spec = spec
         self.config = config
         self.section = section
@@ -79,6 +79,7 @@ class StageContext:
         self.force = force
         self.retry_failed = retry_failed
         self.estimate = estimate  # count what would be asked of the LLM, spend nothing, publish nothing
+        self.input_hash = input_hash  # what this stage's output is a function of (keys resumable work)
         self.log = log
         self.items: dict[str, ItemStatus] = {}
         self.counts: Counter[str] = Counter()
@@ -173,7 +174,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     shutil.rmtree(run.tmp, ignore_errors=True)  # leftovers of a killed run; we hold the lock
     staging = run.tmp / f"{spec.name}-{os.getpid()}"
     ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), staging, upstream, force,
-                       retry_failed, log, estimate)
+                       retry_failed, log, estimate, input_hash)
     if estimate:
         return _estimate(ctx, staging)
     started, clock = now_iso(), time.monotonic()

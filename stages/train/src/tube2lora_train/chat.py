@@ -1,0 +1,130 @@
+"""Conversations to token ids plus an assistant mask: the loss falls on the assistant's tokens only.
+
+Two encoders, both from the tokenizer's own chat format:
+- `TemplateChatEncoder` (a transformers tokenizer with a chat template): each assistant turn's span is
+  the difference between the chat through that turn and the prefix before it (with the generation
+  prompt); a template whose prefixes are not token prefixes is refused rather than mis-masked.
+- `MistralChatEncoder` (mistral-common): the whole chat in fine-tuning mode; the assistant's spans are
+  the tokens after each `[/INST]` up to and including the end-of-sequence token. (Mistral v3 moves the
+  system prompt into the last user turn, so the prefix method would not hold there.)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from tube2lora_shared.errors import UsageError
+
+MISTRAL_FILES = {"v1": "tokenizer.model.v1", "v2": "mistral_instruct_tokenizer_240216.model.v2",
+                 "v3": "mistral_instruct_tokenizer_240323.model.v3", "v7": "mistral_instruct_tokenizer_241114.model.v7",
+                 "tekken": "tekken_240911.json"}
+
+
+class ChatEncoder(Protocol):
+    eos_id: int
+    pad_token: str
+
+    def encode(self, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+    def processing_class(self): ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+class TemplateChatEncoder:
+    def __init__(self, tokenizer):
+        if not getattr(tokenizer, "chat_template", None):
+            raise UsageError("train.tokenizer: the base model's tokenizer has no chat template; use a chat model "
+                             "or name a tokenizer (mistral:v3)")
+        self.tokenizer = tokenizer
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_token = tokenizer.pad_token or tokenizer.eos_token
+
+    def _ids(self, messages, generation_prompt: bool) -> list[int]:
+        out = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=generation_prompt)
+        return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+
+    def encode(self, messages):
+        ids = self._ids(messages, False)
+        mask = [0] * len(ids)
+        for i, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            before = self._ids(messages[:i], True)
+            through = self._ids(messages[: i + 1], False)
+            if ids[: len(before)] != before or ids[: len(through)] != through:
+                raise UsageError("train.tokenizer: this chat template does not encode conversations prefix by "
+                                 "prefix, so assistant turns cannot be located; name a tokenizer explicitly")
+            mask[len(before): len(through)] = [1] * (len(through) - len(before))
+        return ids, mask
+
+    def decode(self, ids):
+        return self.tokenizer.decode(ids)
+
+    def processing_class(self):
+        return self.tokenizer
+
+    def save(self, directory: Path) -> None:
+        self.tokenizer.save_pretrained(directory)
+
+
+class MistralChatEncoder:
+    pad_token = "</s>"
+
+    def __init__(self, name: str):
+        import mistral_common
+        from mistral_common.protocol.instruct.validator import ValidationMode
+        from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+        data = Path(os.path.dirname(mistral_common.__file__)) / "data"
+        path = next((p for p in (data / MISTRAL_FILES.get(name, name), Path(name).expanduser()) if p.is_file()), None)
+        if path is None:
+            raise UsageError(f"train.tokenizer: mistral:{name} is neither one of {sorted(MISTRAL_FILES)} nor a file")
+        self.path = path
+        self.mistral = MistralTokenizer.from_file(str(path), mode=ValidationMode.finetuning)
+        self.raw = self.mistral.instruct_tokenizer.tokenizer
+        self.eos_id = self.raw.eos_id
+        special = getattr(self.raw, "get_special_token", None) or self.raw.get_control_token
+        self.inst_end = special("[/INST]")
+
+    def encode(self, messages):
+        from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
+        from mistral_common.protocol.instruct.request import ChatCompletionRequest
+
+        kinds = {"system": SystemMessage, "user": UserMessage, "assistant": AssistantMessage}
+        request = ChatCompletionRequest(messages=[kinds[m["role"]](content=m["content"]) for m in messages])
+        ids = list(self.mistral.encode_chat_completion(request).tokens)
+        mask, inside = [], False
+        for token in ids:
+            mask.append(1 if inside else 0)
+            if token == self.inst_end:
+                inside = True
+            elif token == self.eos_id:
+                inside = False
+        return ids, mask
+
+    def decode(self, ids):
+        return self.raw.decode(ids)
+
+    def processing_class(self):
+        from transformers.tokenization_mistral_common import MistralCommonBackend
+
+        return MistralCommonBackend(tokenizer_path=str(self.path), mode="finetuning")
+
+    def save(self, directory: Path) -> None:
+        import shutil
+
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path, directory / self.path.name)
+
+
+def load_encoder(tokenizer: str, base_model: str) -> ChatEncoder:
+    if tokenizer.startswith("mistral:"):
+        return MistralChatEncoder(tokenizer.split(":", 1)[1])
+    from transformers import AutoTokenizer
+
+    return TemplateChatEncoder(AutoTokenizer.from_pretrained(base_model if tokenizer == "auto" else tokenizer))

@@ -1,0 +1,44 @@
+"""The `train` config section; keys named as TRL and PEFT name them."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from tube2lora_shared.config import Section
+
+ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class TrainConfig(Section):
+    base_model: str | None = None  # a hub id (mistralai/Mistral-7B-Instruct-v0.3) or a local model directory
+    # auto: the base model's own tokenizer and chat template; mistral:v3 (v1, v2, v7, tekken or a file):
+    # the real Mistral tokenizer from mistral-common
+    tokenizer: str = "auto"
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: list[str] = Field(default_factory=lambda: list(ALL_PROJECTIONS))
+    use_rslora: bool = False
+    use_dora: bool = False
+    load_in_4bit: bool = False  # QLoRA through bitsandbytes: CUDA only
+    learning_rate: float = Field(2e-4, gt=0)
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = -1  # > 0 overrides epochs
+    per_device_train_batch_size: int = Field(2, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = False
+    max_length: int | None = Field(None, ge=16)  # null: the longest example, rounded up to 64, capped below
+    max_length_cap: int = Field(4096, ge=16)
+    packing: bool = False
+    eval_share: float = Field(0.2, ge=0, lt=1)  # share of *videos* held out (no chunk of them is trained on)
+    eval_steps: int = Field(50, ge=1)
+    logging_steps: int = Field(10, ge=1)
+    save_steps: int = Field(100, ge=1)
+    seed: int = 42
+    editorial_weight: float = Field(0.0, ge=0)  # editorial examples mixed in, per chat example
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if not self.base_model:
+            raise ValueError("base_model is required: a hub id or a local model directory")
+        return self

@@ -1,0 +1,113 @@
+"""The train stage on a tiny random MistralForCausalLM with the real Mistral v3 tokenizer (CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import publish_records
+
+from tube2lora_shared.config import load_config
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.manifest import read_manifest
+from tube2lora_shared.records import ChatExample, Provenance
+from tube2lora_shared.rundir import RunDir
+from tube2lora_train.audit import mask_audit
+from tube2lora_train.chat import MistralChatEncoder
+from tube2lora_train.cli import SPEC as TRAIN
+from tube2lora_train.split import split_videos
+
+PERSONA = {"role": "system", "content": "You are Toby Fenwick."}
+
+
+def chats(videos: int = 5, per_video: int = 2) -> list[ChatExample]:
+    out = []
+    for v in range(videos):
+        for c in range(per_video):
+            messages = [PERSONA, {"role": "user", "content": f"How do I look after my chain, part {c}?"},
+                        {"role": "assistant", "content": "Here's the thing: one drop per roller, then wipe the "
+                                                         f"outside. No drama. (video {v})"},
+                        {"role": "user", "content": "And the cassette?"},
+                        {"role": "assistant", "content": "Brush it, rinse it, dry it. Slow is smooth."}]
+            out.append(ChatExample(messages=messages, provenance=Provenance(
+                generator="talk_as_creator", generator_version="0.1.0", prompt="p", model="m", video_id=f"vid{v}",
+                chunk_index=c, start=0, end=30, source_sha256="0" * 64)))
+    return out
+
+
+def test_mistral_mask_covers_exactly_the_answers():
+    encoder = MistralChatEncoder("v3")
+    ids, mask = encoder.encode(chats(1, 1)[0].messages)
+    trained = encoder.decode([t for t, m in zip(ids, mask) if m])
+    assert "one drop per roller" in trained and "Brush it" in trained
+    assert "How do I" not in trained and "Toby Fenwick" not in trained and "cassette?" not in trained
+    audit = mask_audit([{"input_ids": ids, "assistant_masks": mask}], encoder.decode, encoder.eos_id)
+    assert audit["eos_trained"] and audit["assistant_spans"] == 2 and 0 < audit["supervised_share"] < 0.6
+    assert "«" in audit["example_trained_between_guillemets"]
+
+
+def test_split_is_by_video_and_stable():
+    train, evals = split_videos([f"v{i}" for i in range(10)] * 3, 0.2, seed=1)
+    assert len(evals) == 2 and not set(train) & set(evals) and len(train) == 8
+    assert split_videos([f"v{i}" for i in range(10)], 0.2, seed=1) == (train, evals)
+    assert split_videos(["only"], 0.5, seed=1) == (["only"], [])
+
+
+def test_train_stage_end_to_end(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 4,
+                         "per_device_train_batch_size": 2, "logging_steps": 1, "eval_steps": 2, "save_steps": 2,
+                         "lora_r": 4, "lora_alpha": 8, "eval_share": 0.2})
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    stage = run.stage_dir("train")
+    split = json.loads((stage / "split.json").read_text())
+    assert len(split["eval"]) == 1 and split["eval"][0] not in split["train"] and split["eval_examples"] == 2
+    audit = json.loads((stage / "mask_audit.json").read_text())
+    assert audit["eos_trained"] and audit["supervised_tokens"] > 0
+    metrics = json.loads((stage / "training_metrics.json").read_text())
+    assert metrics["steps"] == 4 and len(metrics["train_losses"]) == 4 and metrics["eval_loss"] > 0
+    assert set(metrics["lora_target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                   "up_proj", "down_proj"}
+    adapter = run.artifacts_dir("train") / "adapter"
+    assert (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
+    assert (adapter / "mistral_instruct_tokenizer_240323.model.v3").exists()
+    assert list((run.artifacts_dir("train") / "tensorboard").rglob("events.out.tfevents*"))
+    assert read_manifest(stage).counts["success"] == 5
+    assert run_stage(TRAIN, path) == 0  # current: nothing retrained
+
+
+def test_qlora_on_cpu_is_a_clear_error(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "load_in_4bit": True,
+                         "max_steps": 1})
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats(2, 1))
+    assert run_stage(TRAIN, path) == 2
+    assert "QLoRA needs a CUDA GPU" in RunDir.for_config(load_config(path)).log_file.read_text()
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(recipe, tiny_mistral, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 40,
+                         "save_steps": 2, "logging_steps": 2, "eval_steps": 20, "lora_r": 4})
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
+    script = str(Path(sys.executable).parent / "tube2lora-train")
+    proc = subprocess.Popen([script, "--config", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    cache = tmp_path / "runs" / ".cache" / "train"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(cache.glob("*/checkpoints/checkpoint-4/trainer_state.json")):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted(int(p.name.split("-")[1]) for p in cache.glob("*/checkpoints/checkpoint-*"))
+    assert saved and saved[-1] < 40, "the run finished before it could be interrupted"
+    assert run_stage(TRAIN, path) == 0
+    metrics = json.loads((RunDir.for_config(load_config(path)).stage_dir("train") / "training_metrics.json").read_text())
+    assert metrics["resumed"] is True and metrics["steps"] == 40
+    assert len(metrics["train_losses"]) == 20  # the history carries the steps before the interruption too
