@@ -121,7 +121,14 @@ def versions(names: Iterable[str]) -> dict[str, str]:
 
 def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_failed: bool = False,
               verbose: bool = False, estimate: bool = False) -> int:
-    """Run one stage to completion; return the contract's exit code (0 done/current, 1 failed, 2 usage)."""
+    """Run one stage to completion; return the contract's exit code (0 done/current, 1 failed, 2 usage).
+
+    Under a multi-process launcher (torchrun, accelerate: RANK > 0) only rank 0 keeps the books (lock,
+    run.json, publishing); the other ranks run the same stage code in a private scratch directory, so
+    collective operations (DDP, FSDP) line up, and their outputs are dropped.
+    """
+    if int(os.environ.get("RANK", "0")) > 0:
+        return _run_worker(spec, config_path, force, verbose)
     log = setup_logging(spec.name, verbose=verbose)
     try:
         config = load_config(config_path)
@@ -143,6 +150,36 @@ def run_stage(spec: StageSpec, config_path: Path, force: bool = False, retry_fai
         return 130
 
 
+def _run_worker(spec: StageSpec, config_path: Path, force: bool, verbose: bool) -> int:
+    import tempfile
+
+    log = setup_logging(f"{spec.name}.rank{os.environ['RANK']}", verbose=verbose)
+    try:
+        config = load_config(config_path)
+        section = config.section(spec.name, spec.section)
+        run = RunDir.for_config(config)
+        upstream = _read_upstream(spec, run, config)
+        input_hash = _input_hash(spec, config, upstream)
+        previous = read_manifest(run.stage_dir(spec.name))
+        if previous and previous.input_hash == input_hash and not force and not previous.retryable():
+            return 0
+        with tempfile.TemporaryDirectory(prefix=f"tube2lora-{spec.name}-rank") as scratch:
+            ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), Path(scratch) / "work",
+                               upstream, force, False, log, False, input_hash)
+            spec.run(ctx)
+        return 0
+    except (UsageError, StageError) as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+
+
+def _input_hash(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> str:
+    code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
+    config_slice = section_hash(config, (spec.name, *spec.reads))
+    upstream_hashes = {name: up.manifest.output_hash for name, up in upstream.items()}
+    return sha256_json({"config": config_slice, "upstream": upstream_hashes, "code": code_version})
+
+
 def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Upstream]:
     found = {}
     for name in spec.upstream:
@@ -162,7 +199,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
     config_slice = section_hash(config, (spec.name, *spec.reads))
     upstream_hashes = {name: up.manifest.output_hash for name, up in upstream.items()}
-    input_hash = sha256_json({"config": config_slice, "upstream": upstream_hashes, "code": code_version})
+    input_hash = _input_hash(spec, config, upstream)
 
     previous = read_manifest(run.stage_dir(spec.name))
     if (previous and previous.input_hash == input_hash and not force and not retry_failed

@@ -111,3 +111,38 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(recipe, tiny_mistra
     metrics = json.loads((RunDir.for_config(load_config(path)).stage_dir("train") / "training_metrics.json").read_text())
     assert metrics["resumed"] is True and metrics["steps"] == 40
     assert len(metrics["train_losses"]) == 20  # the history carries the steps before the interruption too
+
+
+def test_merge_is_checked_against_base_plus_adapter(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 3,
+                         "learning_rate": 0.01, "lora_r": 4, "merge": True, "eval_share": 0})
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats(2, 2))
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    check = json.loads((run.stage_dir("train") / "training_metrics.json").read_text())["merge_check"]
+    assert check["ok"] and check["max_abs_logit_diff"] <= 1e-3 and check["probes"] == 3
+    assert (run.artifacts_dir("train") / "merged" / "model.safetensors").exists()
+
+
+def test_two_processes_under_torchrun(recipe, tiny_mistral):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 3,
+                         "per_device_train_batch_size": 1, "lora_r": 4, "eval_share": 0.2, "eval_steps": 3})
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run([str(bin_dir / "torchrun"), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                             "--master_port", str(port), str(bin_dir / "tube2lora-train"), "--config", str(path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = RunDir.for_config(load_config(path))
+    metrics = json.loads((run.stage_dir("train") / "training_metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 3
+    assert (run.artifacts_dir("train") / "adapter" / "adapter_model.safetensors").exists()
+    assert read_manifest(run.stage_dir("train")) is not None

@@ -36,6 +36,8 @@ class TrainConfig(Section):
     save_steps: int = Field(100, ge=1)
     seed: int = 42
     editorial_weight: float = Field(0.0, ge=0)  # editorial examples mixed in, per chat example
+    merge: bool = False  # also save base + adapter merged into full weights (checked against the adapter)
+    merge_tolerance: float = Field(1e-3, gt=0)  # max |logit difference| allowed between merged and base+adapter
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -69,11 +69,20 @@ def run(ctx: StageContext) -> None:
     if ctx.force:
         shutil.rmtree(work, ignore_errors=True)  # a forced run trains from scratch; an interrupted one resumes
     metrics = fit(ctx, cfg, encoder, rows, max_length, work)
+    trainer = metrics.pop("trainer")
     adapter, _ = ctx.artifact("adapter")
-    metrics["trainer"].save_model(str(adapter))
+    trainer.save_model(str(adapter))  # on the main process only, under DDP
+    if not trainer.is_world_process_zero():
+        return
     encoder.save(adapter)
     shutil.copytree(work / "tensorboard", ctx.artifact("tensorboard")[0], dirs_exist_ok=True)
-    summary = {k: v for k, v in metrics.items() if k != "trainer"}
+    if cfg.merge:
+        metrics["merge_check"] = merge(cfg, encoder, adapter, ctx.artifact("merged")[0], rows["train"])
+        if not metrics["merge_check"]["ok"]:
+            raise StageError(f"the merged model's logits differ from base + adapter by "
+                             f"{metrics['merge_check']['max_abs_logit_diff']:.2e} (> train.merge_tolerance "
+                             f"{cfg.merge_tolerance:g}); the adapter is kept, the merge is not trustworthy")
+    summary = metrics
     write_text_atomic(ctx.out_dir / "training_metrics.json", json.dumps(summary, indent=2))
     for video in train_videos + eval_videos:
         ctx.record(video, "success")
@@ -150,6 +159,7 @@ def fit(ctx: StageContext, cfg: TrainConfig, encoder, rows: dict, max_length: in
         "seconds": round(seconds, 2),
         "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
         "device": "cuda" if cuda else "cpu",
+        "world_size": trainer.args.world_size,
         "dtype": str(load["dtype"]).replace("torch.", ""),
     }
 
@@ -162,3 +172,23 @@ def _check_labels(trainer, row: dict) -> None:
     if labels[: len(expected)] != expected[: len(labels)]:
         raise StageError("the training batch's labels do not follow the assistant mask; refusing to train on "
                          "the wrong tokens (this TRL version prepares data differently)")
+
+
+def merge(cfg: TrainConfig, encoder, adapter: Path, target: Path, rows: list[dict]) -> dict:
+    """Merge the adapter into full weights and check: same logits as base + adapter on fixed inputs."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter)).eval()
+    probes = [torch.tensor([r["input_ids"][:128]]) for r in rows[:3]]
+    with torch.no_grad():
+        expected = [model(ids).logits for ids in probes]
+        merged = model.merge_and_unload()
+        got = [merged(ids).logits for ids in probes]
+    diff = max(float((a - b).abs().max()) for a, b in zip(expected, got))
+    merged.save_pretrained(target)
+    encoder.save(target)
+    return {"max_abs_logit_diff": diff, "tolerance": cfg.merge_tolerance, "ok": diff <= cfg.merge_tolerance,
+            "probes": len(probes), "path": "artifacts/train/merged"}
