@@ -22,7 +22,7 @@ SYNCED := .venv/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
-STAGES := download transcribe normalize analyze filter generate train
+STAGES := download transcribe normalize analyze filter generate train evaluate
 UPSTREAM_download :=
 UPSTREAM_transcribe := download
 UPSTREAM_normalize := transcribe
@@ -30,6 +30,7 @@ UPSTREAM_analyze := normalize
 UPSTREAM_filter := analyze
 UPSTREAM_generate := filter
 UPSTREAM_train := generate
+UPSTREAM_evaluate := train
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -73,6 +74,7 @@ analyze: ## per-video profiles: tokens, readability, lexical, confidence, qualit
 filter: ## quality, language, near-duplicate gates and boilerplate removal (stages/filter/)
 generate: ## training data: talk-as-creator chats, editorial rewrites, gated (stages/generate/)
 train: ## a LoRA adapter: TRL SFT on the chats, assistant tokens only (stages/train/)
+evaluate: ## base vs adapter on held-out videos: perplexity, style, samples, report (stages/evaluate/)
 
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors

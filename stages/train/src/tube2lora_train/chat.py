@@ -28,6 +28,10 @@ class ChatEncoder(Protocol):
 
     def encode(self, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]: ...
 
+    def prompt(self, messages: list[dict[str, str]]) -> list[int]: ...  # up to a user turn, ready to answer
+
+    def text(self, text: str) -> list[int]: ...  # plain text, for perplexity
+
     def decode(self, ids: list[int]) -> str: ...
 
     def processing_class(self): ...
@@ -62,8 +66,14 @@ class TemplateChatEncoder:
             mask[len(before): len(through)] = [1] * (len(through) - len(before))
         return ids, mask
 
+    def prompt(self, messages):
+        return self._ids(messages, True)
+
+    def text(self, text):
+        return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
     def decode(self, ids):
-        return self.tokenizer.decode(ids)
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def processing_class(self):
         return self.tokenizer
@@ -86,18 +96,27 @@ class MistralChatEncoder:
             raise UsageError(f"train.tokenizer: mistral:{name} is neither one of {sorted(MISTRAL_FILES)} nor a file")
         self.path = path
         self.mistral = MistralTokenizer.from_file(str(path), mode=ValidationMode.finetuning)
+        self.serving = MistralTokenizer.from_file(str(path))  # prompts end with a user turn
         self.raw = self.mistral.instruct_tokenizer.tokenizer
         self.eos_id = self.raw.eos_id
         special = getattr(self.raw, "get_special_token", None) or self.raw.get_control_token
         self.inst_end = special("[/INST]")
 
-    def encode(self, messages):
+    def _request(self, messages):
         from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
         from mistral_common.protocol.instruct.request import ChatCompletionRequest
 
         kinds = {"system": SystemMessage, "user": UserMessage, "assistant": AssistantMessage}
-        request = ChatCompletionRequest(messages=[kinds[m["role"]](content=m["content"]) for m in messages])
-        ids = list(self.mistral.encode_chat_completion(request).tokens)
+        return ChatCompletionRequest(messages=[kinds[m["role"]](content=m["content"]) for m in messages])
+
+    def prompt(self, messages):
+        return list(self.serving.encode_chat_completion(self._request(messages)).tokens)
+
+    def text(self, text):
+        return list(self.raw.encode(text, bos=True, eos=False))
+
+    def encode(self, messages):
+        ids = list(self.mistral.encode_chat_completion(self._request(messages)).tokens)
         mask, inside = [], False
         for token in ids:
             mask.append(1 if inside else 0)

@@ -1,0 +1,68 @@
+"""Style measurements (pure): function-word profile divergence, sentence lengths, MATTR, signature phrases."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from tube2lora_shared.textstats import mattr, sentences, words
+
+FUNCTION_WORDS = ("the a an and but or so if then because as of in on at to for with from by about into over "
+                  "after before up down out off just really very also too not no never always here there this "
+                  "that these those it its i you he she we they me him her us them my your our their what which "
+                  "who when where why how all any some every each more most much many can will would should "
+                  "could do does did is are was were be been have has had get got like well oh okay right yeah "
+                  "now").split()
+
+
+def function_profile(text: str) -> list[float]:
+    counts = Counter(w.lower() for w in words(text))
+    total = sum(counts[w] for w in FUNCTION_WORDS) or 1
+    return [counts[w] / total for w in FUNCTION_WORDS]
+
+
+def js_divergence(p: list[float], q: list[float]) -> float:
+    """Jensen-Shannon divergence in bits: 0 for identical profiles, 1 at most."""
+    m = [(a + b) / 2 for a, b in zip(p, q)]
+
+    def kl(x, y):
+        return sum(a * math.log2(a / b) for a, b in zip(x, y) if a > 0 and b > 0)
+
+    return round(0.5 * kl(p, m) + 0.5 * kl(q, m), 4)
+
+
+def sentence_lengths(text: str) -> dict[str, float]:
+    lengths = [len(words(s)) for s in sentences(text)] or [0]
+    mean = sum(lengths) / len(lengths)
+    std = math.sqrt(sum((x - mean) ** 2 for x in lengths) / len(lengths))
+    return {"mean": round(mean, 2), "std": round(std, 2)}
+
+
+def signature_phrases(texts_by_video: dict[str, str], sizes: list[int], min_videos: int, top: int) -> list[str]:
+    """Word n-grams recurring across the most training videos: the creator's catch phrases."""
+    seen: Counter[str] = Counter()
+    for text in texts_by_video.values():
+        tokens = [w.lower() for w in words(text)]
+        grams = {" ".join(tokens[i:i + n]) for n in sizes for i in range(len(tokens) - n + 1)}
+        seen.update(grams)
+    ranked = [g for g, c in seen.most_common() if c >= min_videos and any(w not in FUNCTION_WORDS for w in g.split())]
+    chosen: list[str] = []
+    for gram in sorted(ranked, key=lambda g: (-seen[g], -len(g))):
+        if not any(gram in c or c in gram for c in chosen):
+            chosen.append(gram)
+        if len(chosen) == top:
+            break
+    return chosen
+
+
+def phrase_rate(text: str, phrases: list[str]) -> float:
+    """Signature phrases per 100 words."""
+    n = len(words(text))
+    joined = " ".join(w.lower() for w in words(text))
+    return round(100 * sum(joined.count(p) for p in phrases) / n, 3) if n else 0.0
+
+
+def profile(text: str, reference_profile: list[float], phrases: list[str]) -> dict:
+    return {"function_word_js": js_divergence(function_profile(text), reference_profile),
+            "sentence_words": sentence_lengths(text), "mattr": round(mattr(text), 4),
+            "signature_phrases_per_100_words": phrase_rate(text, phrases), "words": len(words(text))}

@@ -1,0 +1,72 @@
+"""The evaluate stage after a real (tiny) training run: numbers, report files, and their agreement."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from harness import publish_records
+
+from tube2lora_evaluate.cli import SPEC as EVALUATE
+from tube2lora_evaluate.style import js_divergence, function_profile, phrase_rate, signature_phrases
+from tube2lora_shared.config import load_config
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.records import ChatExample, Normalized, Provenance
+from tube2lora_shared.rundir import RunDir
+from tube2lora_train.cli import SPEC as TRAIN
+
+SPEECH = ("Alright, grease monkeys, Toby here, let's get our hands dirty. Here's the thing, the chain is the "
+          "hardest working part of your bike. No drama, one drop per roller. Keep the rubber side down, and I'll "
+          "see you next ride.")
+
+
+def test_signature_phrases_and_style_measures():
+    import random
+
+    rng = random.Random(4)
+    vocabulary = [f"word{i}" for i in range(500)]
+    texts = {f"v{i}": "Alright, grease monkeys, Toby here. " + " ".join(rng.choice(vocabulary) for _ in range(80))
+             + " Keep the rubber side down, and I'll see you next ride." for i in range(4)}
+    phrases = signature_phrases(texts, [3, 4, 5], 2, 10)
+    assert any("grease monkeys" in p for p in phrases) and any("rubber side down" in p for p in phrases)
+    assert phrase_rate("keep the rubber side down always", ["rubber side down"]) == 16.667  # 1 in 6 words
+    assert js_divergence(function_profile(SPEECH), function_profile(SPEECH)) == 0
+    assert js_divergence(function_profile("the the the"), function_profile("you you you")) == 1.0
+
+
+def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
+    chats = []
+    for v in range(5):
+        for c in range(2):
+            chats.append(ChatExample(messages=[
+                {"role": "system", "content": "You are Toby Fenwick."},
+                {"role": "user", "content": f"What about the chain, question {c}?"},
+                {"role": "assistant", "content": "Here's the thing, grease monkeys: one drop per roller. No drama."},
+                {"role": "user", "content": "And after that?"},
+                {"role": "assistant", "content": "Keep the rubber side down, and I'll see you next ride."}],
+                provenance=Provenance(generator="talk_as_creator", generator_version="0.1.0", prompt="p", model="m",
+                                      video_id=f"vid{v}", chunk_index=c, start=0, end=30, source_sha256="0" * 64)))
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
+                         "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2},
+                  evaluate={"max_new_tokens": 12, "samples": 2})
+    publish_records(path, "normalize", "normalized.jsonl",
+                    [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(5)])
+    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats)
+    assert run_stage(TRAIN, path) == 0
+    assert run_stage(EVALUATE, path) == 0
+    stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
+    evaluation = json.loads((stage / "evaluation.json").read_text())
+    split = json.loads((stage.parent / "train" / "split.json").read_text())
+    assert evaluation["eval_videos"] == split["eval"] and evaluation["eval_chats"] == 2
+    chats_ppl = evaluation["perplexity"]["chats"]
+    assert chats_ppl["base"] > 0 and chats_ppl["adapter"] > 0 and chats_ppl["adapter"] != chats_ppl["base"]
+    assert evaluation["perplexity"]["transcripts"]["base"] > 0
+    assert evaluation["improved"]["chat_perplexity"] == (chats_ppl["adapter"] < chats_ppl["base"])
+    assert len(evaluation["samples"]) == 2 and evaluation["samples"][0]["prompt"] == "And after that?"
+    assert "rubber side down" in " ".join(evaluation["signature_phrases"])
+    md = (stage / "report.md").read_text()
+    assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md
+    page = (stage / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
+    shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
+    assert f"{chats_ppl['base']:g}" in shown and f"{chats_ppl['adapter']:g}" in shown
