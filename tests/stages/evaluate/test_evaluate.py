@@ -70,3 +70,38 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
     assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
     shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
     assert f"{chats_ppl['base']:g}" in shown and f"{chats_ppl['adapter']:g}" in shown
+
+
+def test_report_renders_in_a_headless_browser(tmp_path):
+    import shutil
+    import subprocess
+
+    from tube2lora_evaluate.report import render
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert browser, "a headless browser is needed for this test: apt-get install -y chromium"
+    evaluation = {
+        "creator": "Toby Fenwick", "base_model": "tiny", "eval_videos": ["vid3"], "eval_chats": 2,
+        "perplexity": {"chats": {"base": 412.5, "adapter": 97.25}, "transcripts": {"base": 300.0, "adapter": 150.5}},
+        "style": {side: {"function_word_js": js, "mattr": 0.7, "signature_phrases_per_100_words": rate,
+                         "sentence_words": {"mean": 11.0, "std": 3.0}}
+                  for side, js, rate in (("reference", 0.0, 4.5), ("base", 0.41, 0.0), ("adapter", 0.12, 2.25))},
+        "signature_phrases": ["rubber side down"], "samples": [
+            {"prompt": "And after that?", "reference": "Keep the rubber side down.", "base": "Hello.", "adapter": "No drama."}],
+    }
+    md, page = render(evaluation, {"train/loss": [(1, 2.0), (2, 1.5), (3, 1.2)], "eval/loss": [(3, 1.4)]})
+    report = tmp_path / "report.html"
+    report.write_text(page)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "Does the adapter sound like Toby Fenwick?" in dom
+    for number in ("412.5", "97.25", "150.5", "0.12", "2.25"):  # the numbers of evaluation.json, as drawn
+        assert f">{number}</text>" in dom
+    assert dom.count("<rect") == 9 and "<polyline" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1000,1400", report.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.stat().st_size > 20_000  # a real page was painted, not an empty canvas
+    assert "| held-out chats, assistant tokens | 412.5 | 97.25 |" in md

@@ -63,7 +63,7 @@ def run(ctx: StageContext) -> None:
     samples = [{"prompt": p, "reference": r, "base": b, "adapter": a}
                for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])][: cfg.samples]
     evaluation = {
-        "creator": next((m["content"] for c in chats for m in c.messages if m["role"] == "system"), "the creator"),
+        "creator": _creator(ctx.upstream["generate"].dir),
         "base_model": train_cfg.base_model, "adapter": "artifacts/train/adapter",
         "eval_videos": sorted(eval_videos), "eval_chats": len(chats), "perplexity": perplexity, "style": styles,
         "signature_phrases": phrases, "samples": samples,
@@ -78,6 +78,11 @@ def run(ctx: StageContext) -> None:
         ctx.record(video, "success")
     ctx.log.info("chat perplexity base %s -> adapter %s; report: %s", perplexity["chats"]["base"],
                  perplexity["chats"]["adapter"], ctx.run.stage_dir("evaluate") / "report.html")
+
+
+def _creator(generated: Path) -> str:
+    manifest = generated / "dataset_manifest.json"
+    return json.loads(manifest.read_text()).get("creator", "the creator") if manifest.exists() else "the creator"
 
 
 def _lower(pair: dict) -> bool | None:

@@ -47,9 +47,14 @@ def signature_phrases(texts_by_video: dict[str, str], sizes: list[int], min_vide
         seen.update(grams)
     ranked = [g for g, c in seen.most_common() if c >= min_videos and any(w not in FUNCTION_WORDS for w in g.split())]
     chosen: list[str] = []
+    covered: set[tuple[str, str]] = set()  # word pairs already inside a chosen phrase
     for gram in sorted(ranked, key=lambda g: (-seen[g], -len(g))):
-        if not any(gram in c or c in gram for c in chosen):
-            chosen.append(gram)
+        tokens = gram.split()
+        pairs = set(zip(tokens, tokens[1:]))
+        if len(pairs & covered) * 2 > len(pairs):  # mostly a shifted copy of a phrase already chosen
+            continue
+        chosen.append(gram)
+        covered |= pairs
         if len(chosen) == top:
             break
     return chosen
