@@ -146,3 +146,26 @@ def test_two_processes_under_torchrun(recipe, tiny_mistral):
     assert metrics["world_size"] == 2 and metrics["steps"] == 3
     assert (run.artifacts_dir("train") / "adapter" / "adapter_model.safetensors").exists()
     assert read_manifest(run.stage_dir("train")) is not None
+
+
+def test_bad_inputs_are_one_clear_line(recipe, tiny_mistral, tmp_path):
+    missing = recipe("missing.yaml", train={"base_model": str(tmp_path / "no-such-model"), "max_steps": 1})
+    publish_records(missing, "generate", "talk_as_creator/dataset_messages.jsonl", chats(2, 1))
+    assert run_stage(TRAIN, missing) == 2
+    assert "no tokenizer could be loaded" in RunDir.for_config(load_config(missing)).log_file.read_text()
+
+    empty = recipe("empty.yaml", train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3"})
+    publish_records(empty, "generate", "talk_as_creator/dataset_messages.jsonl", [])
+    assert run_stage(TRAIN, empty) == 1
+    assert "produced no training examples" in RunDir.for_config(load_config(empty)).log_file.read_text()
+
+    broken = chats(2, 1)
+    broken[0] = broken[0].model_copy(update={"messages": [PERSONA, {"role": "user", "content": "Hi?"},
+                                                          {"role": "assistant", "content": "Hi."},
+                                                          {"role": "user", "content": "And?"}]})  # ends unanswered
+    rejected = recipe("rejected.yaml", train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3"})
+    publish_records(rejected, "generate", "talk_as_creator/dataset_messages.jsonl", broken)
+    assert run_stage(TRAIN, rejected) == 1
+    run = RunDir.for_config(load_config(rejected))
+    assert "conversation 0 (video vid0) is rejected by the tokenizer's chat format" in run.log_file.read_text()
+    assert not run.artifacts_dir("train").exists()  # nothing half-written

@@ -146,4 +146,9 @@ def load_encoder(tokenizer: str, base_model: str) -> ChatEncoder:
         return MistralChatEncoder(tokenizer.split(":", 1)[1])
     from transformers import AutoTokenizer
 
-    return TemplateChatEncoder(AutoTokenizer.from_pretrained(base_model if tokenizer == "auto" else tokenizer))
+    source = base_model if tokenizer == "auto" else tokenizer
+    try:
+        return TemplateChatEncoder(AutoTokenizer.from_pretrained(source))
+    except OSError as exc:
+        raise UsageError(f"train.tokenizer: no tokenizer could be loaded from {source!r} "
+                         f"({str(exc).splitlines()[0]}); check train.base_model / train.tokenizer") from None

@@ -47,8 +47,14 @@ def run(ctx: StageContext) -> None:
     encoder = load_encoder(cfg.tokenizer, cfg.base_model)
     train_videos, eval_videos = split_videos([v for v, _ in conversations], cfg.eval_share, cfg.seed)
     rows = {"train": [], "eval": []}
-    for video, messages in conversations:
-        ids, mask = encoder.encode(messages)
+    for n, (video, messages) in enumerate(conversations):
+        try:
+            ids, mask = encoder.encode(messages)
+        except UsageError:
+            raise
+        except Exception as exc:  # mistral-common / jinja refuse a malformed conversation
+            raise StageError(f"conversation {n} (video {video}) is rejected by the tokenizer's chat format: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
         rows["eval" if video in eval_videos else "train"].append({"input_ids": ids, "assistant_masks": mask})
     write_text_atomic(ctx.out_dir / "split.json", json.dumps({"train": train_videos, "eval": eval_videos,
                                                               "train_examples": len(rows["train"]),

@@ -1,0 +1,115 @@
+"""Benchmark: the train stage against a plain TRL script on the same tiny model and data, same run.
+
+    uv run python bench/train.py [--steps 30]
+
+Model: a random 2-layer, 64-wide MistralForCausalLM with the real Mistral v3 tokenizer (CPU, fp32).
+Data: 40 talk-as-creator conversations. Baseline: `SFTTrainer` + the same LoRA settings on the same
+pre-tokenized rows (input_ids + assistant_masks), nothing else. Stage: `tube2lora-train` through the
+lifecycle. Both time `trainer.train()` only; tokens/s = supervised-or-not tokens fed per second.
+Prints both, the ratio (target >= 0.90x) and the padding share of the training batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from harness import publish_records  # noqa: E402
+
+from tube2lora_shared.config import load_config  # noqa: E402
+from tube2lora_shared.lifecycle import run_stage  # noqa: E402
+from tube2lora_shared.records import ChatExample, Provenance  # noqa: E402
+from tube2lora_shared.rundir import RunDir  # noqa: E402
+from tube2lora_train.chat import MistralChatEncoder  # noqa: E402
+from tube2lora_train.cli import SPEC  # noqa: E402
+
+LORA = {"lora_r": 8, "lora_alpha": 16}
+
+
+def chats() -> list[ChatExample]:
+    return [ChatExample(messages=[
+        {"role": "system", "content": "You are Toby Fenwick."},
+        {"role": "user", "content": f"Question {i}: how do I look after my chain" + " really" * (i % 7) + "?"},
+        {"role": "assistant", "content": "Here's the thing: one drop per roller, then wipe the outside." * (1 + i % 3)}],
+        provenance=Provenance(generator="talk_as_creator", generator_version="0", prompt="p", model="m",
+                              video_id=f"v{i % 8}", chunk_index=i, start=0, end=1, source_sha256="0" * 64))
+        for i in range(40)]
+
+
+def tiny_model(directory: Path) -> None:
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    MistralForCausalLM(MistralConfig(vocab_size=32768, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2)).save_pretrained(directory)
+
+
+def baseline(model_dir: Path, rows: list[dict], steps: int, out: Path) -> tuple[float, float]:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    encoder = MistralChatEncoder("v3")
+    args = SFTConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=4, learning_rate=2e-4,
+                     report_to=[], save_strategy="no", use_cpu=True, pad_token="</s>", max_length=256, seed=42,
+                     disable_tqdm=True)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), args=args,
+                         train_dataset=Dataset.from_list(rows), processing_class=encoder.processing_class(),
+                         peft_config=LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, task_type="CAUSAL_LM",
+                                                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                                "up_proj", "down_proj"]))
+    batches = list(trainer.get_train_dataloader())
+    padding = sum(int((b["attention_mask"] == 0).sum()) for b in batches) / sum(b["attention_mask"].numel()
+                                                                               for b in batches)
+    start = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - start, padding
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        tiny_model(tmp / "model")
+        encoder = MistralChatEncoder("v3")
+        rows = [dict(zip(("input_ids", "assistant_masks"), encoder.encode(c.messages))) for c in chats()]
+        tokens = sum(len(r["input_ids"]) for r in rows)
+        base_times, stage_times = [], []
+        for n in range(2):
+            seconds, padding = baseline(tmp / "model", rows, args.steps, tmp / f"plain{n}")
+            base_times.append(seconds)
+            recipe = tmp / f"stage{n}.yaml"
+            recipe.write_text(yaml.safe_dump({"paths": {"runs_dir": str(tmp / f"runs{n}")}, "train": {
+                "base_model": str(tmp / "model"), "tokenizer": "mistral:v3", "max_steps": args.steps,
+                "per_device_train_batch_size": 4, "eval_share": 0, "max_length": 256, "save_steps": 10**6, **LORA}}))
+            publish_records(recipe, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
+            assert run_stage(SPEC, recipe) == 0
+            metrics = json.loads((RunDir.for_config(load_config(recipe)).stage_dir("train") /
+                                  "training_metrics.json").read_text())
+            stage_times.append(metrics["seconds"])
+    fed = args.steps * 4 * tokens / len(rows)  # tokens per step (mean example) x steps
+    base, stage = statistics.median(base_times), statistics.median(stage_times)
+    print(f"{args.steps} steps, batch 4, tiny Mistral on CPU; medians of 2 interleaved runs; padding share {padding:.1%}")
+    print(f"  plain TRL script: {base:6.2f} s  {fed / base:8.0f} tokens/s")
+    print(f"  train stage:      {stage:6.2f} s  {fed / stage:8.0f} tokens/s")
+    print(f"ratio {base / stage:.2f}x of the plain script's tokens/s (target >= 0.90x)")
+
+
+if __name__ == "__main__":
+    main()
