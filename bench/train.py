@@ -4,7 +4,8 @@
 
 Model: a random 2-layer, 64-wide MistralForCausalLM with the real Mistral v3 tokenizer (CPU, fp32).
 Data: 40 talk-as-creator conversations. Baseline: `SFTTrainer` + the same LoRA settings on the same
-pre-tokenized rows (input_ids + assistant_masks), nothing else. Stage: `tube2lora-train` through the
+pre-tokenized rows (input_ids + assistant_masks) and the same precision and checkpointing choices,
+nothing else. Stage: `tube2lora-train` through the
 lifecycle. Both time `trainer.train()` only; tokens/s = supervised-or-not tokens fed per second.
 Prints both, the ratio (target >= 0.90x) and the padding share of the training batches.
 """
@@ -63,7 +64,8 @@ def baseline(model_dir: Path, rows: list[dict], steps: int, out: Path) -> tuple[
     encoder = MistralChatEncoder("v3")
     args = SFTConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=4, learning_rate=2e-4,
                      report_to=[], save_strategy="no", use_cpu=True, pad_token="</s>", max_length=256, seed=42,
-                     disable_tqdm=True)
+                     disable_tqdm=True, gradient_checkpointing=False, bf16=False)  # the stage's choices on CPU:
+    # TRL's own defaults (gradient checkpointing on, bf16 autocast even on CPU) made this script 2x slower
     trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), args=args,
                          train_dataset=Dataset.from_list(rows), processing_class=encoder.processing_class(),
                          peft_config=LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, task_type="CAUSAL_LM",
@@ -105,6 +107,7 @@ def main() -> None:
             stage_times.append(metrics["seconds"])
     fed = args.steps * 4 * tokens / len(rows)  # tokens per step (mean example) x steps
     base, stage = statistics.median(base_times), statistics.median(stage_times)
+    print("runs:", [round(t, 2) for t in base_times], [round(t, 2) for t in stage_times])
     print(f"{args.steps} steps, batch 4, tiny Mistral on CPU; medians of 2 interleaved runs; padding share {padding:.1%}")
     print(f"  plain TRL script: {base:6.2f} s  {fed / base:8.0f} tokens/s")
     print(f"  train stage:      {stage:6.2f} s  {fed / stage:8.0f} tokens/s")
