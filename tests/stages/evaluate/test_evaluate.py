@@ -46,14 +46,19 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
                 {"role": "assistant", "content": "Keep the rubber side down, and I'll see you next ride."}],
                 provenance=Provenance(generator="talk_as_creator", generator_version="0.1.0", prompt="p", model="m",
                                       video_id=f"vid{v}", chunk_index=c, start=0, end=30, source_sha256="0" * 64)))
+    from fakes.openai_server import FakeOpenAI
+
+    server = FakeOpenAI(responder=lambda body: '{"winner": "B"}').__enter__()
     path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
                          "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2},
-                  evaluate={"max_new_tokens": 12, "samples": 2})
+                  evaluate={"max_new_tokens": 12, "samples": 2, "judge": True},
+                  llm={"base_url": server.base_url, "model": "judge"})
     publish_records(path, "normalize", "normalized.jsonl",
                     [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(5)])
     publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats)
     assert run_stage(TRAIN, path) == 0
     assert run_stage(EVALUATE, path) == 0
+    server.__exit__(None, None, None)
     stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
     evaluation = json.loads((stage / "evaluation.json").read_text())
     split = json.loads((stage.parent / "train" / "split.json").read_text())
@@ -64,8 +69,9 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
     assert evaluation["improved"]["chat_perplexity"] == (chats_ppl["adapter"] < chats_ppl["base"])
     assert len(evaluation["samples"]) == 2 and evaluation["samples"][0]["prompt"] == "And after that?"
     assert "rubber side down" in " ".join(evaluation["signature_phrases"])
+    assert evaluation["judge"]["comparisons"] == 4 and evaluation["judge"]["ties"] == 2  # always "B": pure bias
     md = (stage / "report.md").read_text()
-    assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md
+    assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md and "LLM judge" in md
     page = (stage / "report.html").read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
     shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
@@ -105,3 +111,34 @@ def test_report_renders_in_a_headless_browser(tmp_path):
                    capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000  # a real page was painted, not an empty canvas
     assert "| held-out chats, assistant tokens | 412.5 | 97.25 |" in md
+
+
+def test_llm_judge_swaps_positions(tmp_path):
+    import logging
+    from collections import Counter
+
+    from fakes.openai_server import FakeOpenAI
+
+    from tube2lora_evaluate.judge import judge
+    from tube2lora_shared.cache import Cache
+    from tube2lora_shared.config import LLMConfig
+    from tube2lora_shared.llm import LLMClient
+
+    samples = [{"prompt": f"Q{i}?", "reference": "", "base": "A generic answer.", "adapter": "No drama, slow is smooth."}
+               for i in range(4)]
+
+    def verdict(pick):
+        return lambda body: json.dumps({"winner": pick(body["messages"][-1]["content"])})
+
+    def prefers_the_creator(prompt):
+        a = prompt.split("Answer A:")[1].split("Answer B:")[0]
+        return "A" if "drama" in a else "B"
+
+    for responder, expected in ((verdict(prefers_the_creator), 1.0), (verdict(lambda prompt: "A"), 0.5)):
+        with FakeOpenAI(responder=responder) as server:
+            client = LLMClient(LLMConfig(base_url=server.base_url, model="judge"), None, Cache(tmp_path / str(expected)),
+                               logging.getLogger("t"), Counter())
+            result = judge(client, "Toby", "No drama.", samples)
+            assert result["comparisons"] == 8 and server.total == 8
+            assert result["adapter_win_rate"] == expected
+    assert result["ties"] == 4  # a judge that always says "A" is pure position bias: every pair ties

@@ -15,3 +15,6 @@ class EvaluateConfig(Section):
     phrase_words: list[int] = Field(default_factory=lambda: [3, 4, 5])  # signature phrase lengths
     phrase_min_videos: int = Field(2, ge=1)  # a signature phrase recurs in at least this many training videos
     phrase_top: int = Field(25, ge=1)
+    judge: bool = False  # ask the llm section's endpoint which answer sounds more like the creator
+    judge_model: str | None = None  # null: llm.model
+    judge_samples: int = Field(20, ge=1)

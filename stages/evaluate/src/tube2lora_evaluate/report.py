@@ -59,6 +59,12 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
         md.append(f"| {label} | {s['reference'].get(key, 0)} | {s['base'][key]} | {s['adapter'][key]} |")
     md.append(f"| mean sentence length (words) | {s['reference']['sentence_words']['mean']} | "
               f"{s['base']['sentence_words']['mean']} | {s['adapter']['sentence_words']['mean']} |")
+    verdict = evaluation.get("judge")
+    if verdict:
+        md += ["", f"LLM judge: the adapter's answer sounded more like the creator in {verdict['adapter_wins']} of "
+                   f"{verdict['adapter_wins'] + verdict['base_wins'] + verdict['ties']} prompts, the base's in "
+                   f"{verdict['base_wins']}, {verdict['ties']} ties (the two orders disagreed); win rate "
+                   f"{verdict['adapter_win_rate']}."]
     md += ["", f"Signature phrases mined from the training transcripts: {', '.join(evaluation['signature_phrases']) or 'none'}.",
            "", "## Side by side", ""]
     for i, sample in enumerate(evaluation["samples"], 1):
@@ -77,6 +83,8 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
             _bars("Signature phrases per 100 words", [("creator", s["reference"]["signature_phrases_per_100_words"]),
                                                       ("base", s["base"]["signature_phrases_per_100_words"]),
                                                       ("adapter", s["adapter"]["signature_phrases_per_100_words"])]),
+            (f"<p>LLM judge: adapter win rate {verdict['adapter_win_rate']} ({verdict['adapter_wins']} wins, "
+             f"{verdict['base_wins']} losses, {verdict['ties']} ties with positions swapped).</p>" if verdict else ""),
             "<h2>Side by side</h2><table><tr><th>prompt</th><th>creator</th><th>base</th><th>adapter</th></tr>"]
     for sample in evaluation["samples"]:
         body.append("<tr>" + "".join(f"<td>{html.escape(sample[k])}</td>" for k in ("prompt", "reference", "base",

@@ -19,7 +19,10 @@ from tube2lora_shared.records import ChatExample, Normalized
 from tube2lora_train.chat import load_encoder
 from tube2lora_train.config import TrainConfig
 
+from tube2lora_shared.llm import LLMClient
+
 from . import scoring, style
+from .judge import judge
 from .config import EvaluateConfig
 from .report import render
 
@@ -60,10 +63,16 @@ def run(ctx: StageContext) -> None:
     styles = {"reference": style.profile(reference, reference_profile, phrases)}
     for side, texts_out in answers.items():
         styles[side] = style.profile(" ".join(texts_out), reference_profile, phrases)
-    samples = [{"prompt": p, "reference": r, "base": b, "adapter": a}
-               for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])][: cfg.samples]
+    pairs = [{"prompt": p, "reference": r, "base": b, "adapter": a}
+             for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])]
+    samples = pairs[: cfg.samples]
+    creator = _creator(ctx.upstream["generate"].dir)
+    verdict = None
+    if cfg.judge:
+        client = LLMClient(ctx.config.llm, cfg.judge_model, ctx.cache, ctx.log, ctx.token_usage)
+        verdict = judge(client, creator, reference, pairs[: cfg.judge_samples])
     evaluation = {
-        "creator": _creator(ctx.upstream["generate"].dir),
+        "creator": creator, "judge": verdict,
         "base_model": train_cfg.base_model, "adapter": "artifacts/train/adapter",
         "eval_videos": sorted(eval_videos), "eval_chats": len(chats), "perplexity": perplexity, "style": styles,
         "signature_phrases": phrases, "samples": samples,
