@@ -1,4 +1,4 @@
-"""The README's first command, as written: `make generate CONFIG=configs/sample.yaml`.
+"""The README's first command, as written: `make evaluate CONFIG=configs/sample.yaml`.
 
 Slow tier: it serves the sample channel on the fixed port 8765 the recipe names. The recipe is copied
 with `paths` changed and the prompt files' paths made absolute (neither is part of the run identity),
@@ -7,6 +7,7 @@ so the run id is the README's own.
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -42,10 +43,10 @@ def test_readme_sample_job(tmp_path):
         return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
                               capture_output=True, text=True, timeout=600)
 
-    first = make("generate")
+    first = make("evaluate")
     assert first.returncode == 0, first.stderr
     assert "download: done" in first.stderr and "8 success, 1 skipped, 1 failed" in first.stderr
-    for stage in ("transcribe", "normalize", "analyze", "filter", "generate"):
+    for stage in ("transcribe", "normalize", "analyze", "filter", "generate", "train", "evaluate"):
         assert f"{stage}: done" in first.stderr
     run_dir = tmp_path / "runs" / run_id(load_config(path))
     videos = list(read_jsonl(run_dir / "stages" / "download" / "videos.jsonl", Video))
@@ -63,8 +64,13 @@ def test_readme_sample_job(tmp_path):
     assert len(chats) >= 8 and '"provenance"' in chats[0]
     assert "Dataset card" in (run_dir / "stages" / "generate" / "README.md").read_text()
 
-    second = make("generate")
-    assert second.returncode == 0 and "Nothing to be done for 'generate'" in second.stdout
+    assert (run_dir / "artifacts" / "train" / "adapter" / "adapter_model.safetensors").exists()
+    evaluation = json.loads((run_dir / "stages" / "evaluate" / "evaluation.json").read_text())
+    assert evaluation["perplexity"]["chats"]["adapter"] > 0 and len(evaluation["eval_videos"]) == 2
+    assert (run_dir / "stages" / "evaluate" / "report.html").read_text().startswith("<!doctype html>")
+
+    second = make("evaluate")
+    assert second.returncode == 0 and "Nothing to be done for 'evaluate'" in second.stdout
 
     status = make("status")
     assert status.returncode == 0

@@ -18,6 +18,7 @@ from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import ChatExample, Normalized
 from tube2lora_train.chat import load_encoder
 from tube2lora_train.config import TrainConfig
+from tube2lora_train.models import resolve_base_model
 
 from tube2lora_shared.llm import LLMClient
 
@@ -30,6 +31,8 @@ from .report import render
 def run(ctx: StageContext) -> None:
     cfg: EvaluateConfig = ctx.section
     train_cfg = ctx.config.section("train", TrainConfig)
+    base_name = train_cfg.base_model
+    train_cfg = train_cfg.model_copy(update={"base_model": resolve_base_model(base_name, ctx.cache.root)})
     split = json.loads((ctx.upstream["train"].dir / "split.json").read_text())
     eval_videos, train_videos = set(split["eval"]), set(split["train"])
     if not eval_videos:
@@ -73,7 +76,7 @@ def run(ctx: StageContext) -> None:
         verdict = judge(client, creator, reference, pairs[: cfg.judge_samples])
     evaluation = {
         "creator": creator, "judge": verdict,
-        "base_model": train_cfg.base_model, "adapter": "artifacts/train/adapter",
+        "base_model": base_name, "adapter": "artifacts/train/adapter",
         "eval_videos": sorted(eval_videos), "eval_chats": len(chats), "perplexity": perplexity, "style": styles,
         "signature_phrases": phrases, "samples": samples,
         "improved": {"chat_perplexity": _lower(perplexity["chats"]), "transcript_perplexity": _lower(perplexity["transcripts"]),

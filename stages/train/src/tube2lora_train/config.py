@@ -10,7 +10,9 @@ ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 
 
 class TrainConfig(Section):
-    base_model: str | None = None  # a hub id (mistralai/Mistral-7B-Instruct-v0.3) or a local model directory
+    # a hub id (mistralai/Mistral-7B-Instruct-v0.3), a local model directory, or builtin:tiny-random-mistral
+    # (random weights, for checking the pipeline offline: it learns nothing useful)
+    base_model: str | None = None
     # auto: the base model's own tokenizer and chat template; mistral:v3 (v1, v2, v7, tekken or a file):
     # the real Mistral tokenizer from mistral-common
     tokenizer: str = "auto"

@@ -26,6 +26,7 @@ from tube2lora_shared.records import ChatExample, EditExample
 from .audit import mask_audit
 from .chat import load_encoder
 from .config import TrainConfig
+from .models import resolve_base_model
 from .split import split_videos
 
 
@@ -44,6 +45,7 @@ def run(ctx: StageContext) -> None:
     if not conversations:
         raise StageError("the generate stage produced no training examples; see stages/generate/README.md")
 
+    cfg = cfg.model_copy(update={"base_model": resolve_base_model(cfg.base_model, ctx.cache.root)})
     encoder = load_encoder(cfg.tokenizer, cfg.base_model)
     train_videos, eval_videos = split_videos([v for v, _ in conversations], cfg.eval_share, cfg.seed)
     rows = {"train": [], "eval": []}
