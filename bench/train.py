@@ -32,6 +32,7 @@ from tube2lora_shared.records import ChatExample, Provenance  # noqa: E402
 from tube2lora_shared.rundir import RunDir  # noqa: E402
 from tube2lora_train.chat import MistralChatEncoder  # noqa: E402
 from tube2lora_train.cli import SPEC  # noqa: E402
+from tube2lora_train.models import BUILTIN, resolve_base_model  # noqa: E402
 
 LORA = {"lora_r": 8, "lora_alpha": 16}
 
@@ -44,15 +45,6 @@ def chats() -> list[ChatExample]:
         provenance=Provenance(generator="talk_as_creator", generator_version="0", prompt="p", model="m",
                               video_id=f"v{i % 8}", chunk_index=i, start=0, end=1, source_sha256="0" * 64))
         for i in range(40)]
-
-
-def tiny_model(directory: Path) -> None:
-    import torch
-    from transformers import MistralConfig, MistralForCausalLM
-
-    torch.manual_seed(0)
-    MistralForCausalLM(MistralConfig(vocab_size=32768, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                     num_attention_heads=4, num_key_value_heads=2)).save_pretrained(directory)
 
 
 def baseline(model_dir: Path, rows: list[dict], steps: int, out: Path) -> tuple[float, float]:
@@ -88,17 +80,17 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        tiny_model(tmp / "model")
+        model_dir = Path(resolve_base_model(BUILTIN, tmp / "cache"))
         encoder = MistralChatEncoder("v3")
         rows = [dict(zip(("input_ids", "assistant_masks"), encoder.encode(c.messages))) for c in chats()]
         tokens = sum(len(r["input_ids"]) for r in rows)
         base_times, stage_times = [], []
         for n in range(2):
-            seconds, padding = baseline(tmp / "model", rows, args.steps, tmp / f"plain{n}")
+            seconds, padding = baseline(model_dir, rows, args.steps, tmp / f"plain{n}")
             base_times.append(seconds)
             recipe = tmp / f"stage{n}.yaml"
             recipe.write_text(yaml.safe_dump({"paths": {"runs_dir": str(tmp / f"runs{n}")}, "train": {
-                "base_model": str(tmp / "model"), "tokenizer": "mistral:v3", "max_steps": args.steps,
+                "base_model": str(model_dir), "tokenizer": "mistral:v3", "max_steps": args.steps,
                 "per_device_train_batch_size": 4, "eval_share": 0, "max_length": 256, "save_steps": 10**6, **LORA}}))
             publish_records(recipe, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
             assert run_stage(SPEC, recipe) == 0
