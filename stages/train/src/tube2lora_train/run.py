@@ -61,7 +61,7 @@ def run(ctx: StageContext) -> None:
     write_text_atomic(ctx.out_dir / "split.json", json.dumps({"train": train_videos, "eval": eval_videos,
                                                               "train_examples": len(rows["train"]),
                                                               "eval_examples": len(rows["eval"])}, indent=2))
-    audit = mask_audit(rows["train"], encoder.decode, encoder.eos_id)
+    audit = mask_audit(rows["train"], lambda ids: encoder.decode(ids, keep_special=True), encoder.eos_id)
     write_text_atomic(ctx.out_dir / "mask_audit.json", json.dumps(audit, indent=2, ensure_ascii=False))
     if audit["supervised_tokens"] == 0:
         raise StageError("the mask audit found no supervised token: no assistant text would be trained "
