@@ -159,13 +159,12 @@ def _run_worker(spec: StageSpec, config_path: Path, force: bool, verbose: bool) 
         section = config.section(spec.name, spec.section)
         run = RunDir.for_config(config)
         upstream = _read_upstream(spec, run, config)
-        input_hash = _input_hash(spec, config, upstream)
-        previous = read_manifest(run.stage_dir(spec.name))
-        if previous and previous.input_hash == input_hash and not force and not previous.retryable():
+        inputs = _inputs(spec, config, upstream)
+        if _is_current(read_manifest(run.stage_dir(spec.name)), inputs["input_hash"], force, False):
             return 0
         with tempfile.TemporaryDirectory(prefix=f"tube2lora-{spec.name}-rank") as scratch:
             ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), Path(scratch) / "work",
-                               upstream, force, False, log, False, input_hash)
+                               upstream, force, False, log, False, inputs["input_hash"])
             spec.run(ctx)
         return 0
     except (UsageError, StageError) as exc:
@@ -173,11 +172,19 @@ def _run_worker(spec: StageSpec, config_path: Path, force: bool, verbose: bool) 
         return exc.exit_code
 
 
-def _input_hash(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> str:
-    code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
-    config_slice = section_hash(config, (spec.name, *spec.reads))
-    upstream_hashes = {name: up.manifest.output_hash for name, up in upstream.items()}
-    return sha256_json({"config": config_slice, "upstream": upstream_hashes, "code": code_version})
+def _inputs(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> dict[str, Any]:
+    """What the stage's output is a function of, and its hash (the manifest records all of it)."""
+    found = {"code_version": "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items()),
+             "config": section_hash(config, (spec.name, *spec.reads)),
+             "upstream": {name: up.manifest.output_hash for name, up in upstream.items()}}
+    found["input_hash"] = sha256_json({"config": found["config"], "upstream": found["upstream"],
+                                       "code": found["code_version"]})
+    return found
+
+
+def _is_current(previous: Manifest | None, input_hash: str, force: bool, retry_failed: bool) -> bool:
+    return bool(previous and previous.input_hash == input_hash and not force and not retry_failed
+                and not previous.retryable())
 
 
 def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Upstream]:
@@ -196,14 +203,11 @@ def _read_upstream(spec: StageSpec, run: RunDir, config: Config) -> dict[str, Up
 def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, force: bool,
                 retry_failed: bool, log: logging.Logger, estimate: bool = False) -> int:
     upstream = _read_upstream(spec, run, config)
-    code_version = "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items())
-    config_slice = section_hash(config, (spec.name, *spec.reads))
-    upstream_hashes = {name: up.manifest.output_hash for name, up in upstream.items()}
-    input_hash = _input_hash(spec, config, upstream)
+    inputs = _inputs(spec, config, upstream)
+    input_hash = inputs["input_hash"]
 
     previous = read_manifest(run.stage_dir(spec.name))
-    if (previous and previous.input_hash == input_hash and not force and not retry_failed
-            and not previous.retryable()):
+    if _is_current(previous, input_hash, force, retry_failed):
         os.utime(run.stage_dir(spec.name) / MANIFEST)  # tell Make it is current
         log.info("%s is current in run %s; nothing to do (--force redoes it)", spec.name, run.id)
         return 0
@@ -236,8 +240,8 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     outputs, output_hash = describe_outputs(ctx.out_dir)
     seconds = round(time.monotonic() - clock, 3)
     manifest = Manifest(
-        stage=spec.name, run_id=run.id, input_hash=input_hash, code_version=code_version,
-        config=config_slice, upstream=upstream_hashes, outputs=outputs, output_hash=output_hash,
+        stage=spec.name, run_id=run.id, input_hash=input_hash, code_version=inputs["code_version"],
+        config=inputs["config"], upstream=inputs["upstream"], outputs=outputs, output_hash=output_hash,
         items=ctx.items, counts=dict(ctx.counts), started_at=started, finished_at=now_iso(),
         seconds=seconds, token_usage=dict(ctx.token_usage),
         library_versions=versions(["tube2lora-shared", spec.package, "pydantic", *spec.libraries]),

@@ -48,34 +48,33 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
                                       video_id=f"vid{v}", chunk_index=c, start=0, end=30, source_sha256="0" * 64)))
     from fakes.openai_server import FakeOpenAI
 
-    server = FakeOpenAI(responder=lambda body: '{"winner": "B"}').__enter__()
-    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
-                         "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2},
-                  evaluate={"max_new_tokens": 12, "samples": 2, "judge": True},
-                  llm={"base_url": server.base_url, "model": "judge"})
-    publish_records(path, "normalize", "normalized.jsonl",
-                    [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(5)])
-    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats)
-    assert run_stage(TRAIN, path) == 0
-    assert run_stage(EVALUATE, path) == 0
-    server.__exit__(None, None, None)
-    stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
-    evaluation = json.loads((stage / "evaluation.json").read_text())
-    split = json.loads((stage.parent / "train" / "split.json").read_text())
-    assert evaluation["eval_videos"] == split["eval"] and evaluation["eval_chats"] == 2
-    chats_ppl = evaluation["perplexity"]["chats"]
-    assert chats_ppl["base"] > 0 and chats_ppl["adapter"] > 0 and chats_ppl["adapter"] != chats_ppl["base"]
-    assert evaluation["perplexity"]["transcripts"]["base"] > 0
-    assert evaluation["improved"]["chat_perplexity"] == (chats_ppl["adapter"] < chats_ppl["base"])
-    assert len(evaluation["samples"]) == 2 and evaluation["samples"][0]["prompt"] == "And after that?"
-    assert "rubber side down" in " ".join(evaluation["signature_phrases"])
-    assert evaluation["judge"]["comparisons"] == 4 and evaluation["judge"]["ties"] == 2  # always "B": pure bias
-    md = (stage / "report.md").read_text()
-    assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md and "LLM judge" in md
-    page = (stage / "report.html").read_text()
-    assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
-    shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
-    assert f"{chats_ppl['base']:g}" in shown and f"{chats_ppl['adapter']:g}" in shown
+    with FakeOpenAI(responder=lambda body: '{"winner": "B"}') as server:
+        path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
+                             "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2},
+                      evaluate={"max_new_tokens": 12, "samples": 2, "judge": True},
+                      llm={"base_url": server.base_url, "model": "judge"})
+        publish_records(path, "normalize", "normalized.jsonl",
+                        [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(5)])
+        publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats)
+        assert run_stage(TRAIN, path) == 0
+        assert run_stage(EVALUATE, path) == 0
+        stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
+        evaluation = json.loads((stage / "evaluation.json").read_text())
+        split = json.loads((stage.parent / "train" / "split.json").read_text())
+        assert evaluation["eval_videos"] == split["eval"] and evaluation["eval_chats"] == 2
+        chats_ppl = evaluation["perplexity"]["chats"]
+        assert chats_ppl["base"] > 0 and chats_ppl["adapter"] > 0 and chats_ppl["adapter"] != chats_ppl["base"]
+        assert evaluation["perplexity"]["transcripts"]["base"] > 0
+        assert evaluation["improved"]["chat_perplexity"] == (chats_ppl["adapter"] < chats_ppl["base"])
+        assert len(evaluation["samples"]) == 2 and evaluation["samples"][0]["prompt"] == "And after that?"
+        assert "rubber side down" in " ".join(evaluation["signature_phrases"])
+        assert evaluation["judge"]["comparisons"] == 4 and evaluation["judge"]["ties"] == 2  # always "B": pure bias
+        md = (stage / "report.md").read_text()
+        assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md and "LLM judge" in md
+        page = (stage / "report.html").read_text()
+        assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
+        shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
+        assert f"{chats_ppl['base']:g}" in shown and f"{chats_ppl['adapter']:g}" in shown
 
 
 def test_report_renders_in_a_headless_browser(tmp_path):

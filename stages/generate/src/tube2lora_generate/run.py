@@ -14,7 +14,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from tube2lora_shared.errors import StageError
+from tube2lora_shared.errors import StageError, UsageError
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.llm import TRANSIENT, LLMClient, LLMError
@@ -86,8 +86,6 @@ def run(ctx: StageContext) -> None:
                                                        PLACEHOLDERS)
         missing = [b for b in edit.briefs if b not in templates["editorial_rewrite"].briefs]
         if missing:
-            from tube2lora_shared.errors import UsageError
-
             raise UsageError(f"generate.editorial_rewrite.briefs: {missing} have no instruction in "
                              f"{edit.prompt_file} (its briefs: {sorted(templates['editorial_rewrite'].briefs)})")
     client = LLMClient(ctx.config.llm, cfg.model, ctx.cache, ctx.log, ctx.token_usage, ctx.estimate)

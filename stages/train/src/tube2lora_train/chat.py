@@ -50,7 +50,7 @@ class TemplateChatEncoder:
 
     def _ids(self, messages, generation_prompt: bool) -> list[int]:
         out = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=generation_prompt)
-        return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+        return list(out["input_ids"] if hasattr(out, "keys") else out)  # a BatchEncoding in newer transformers
 
     def encode(self, messages):
         ids = self._ids(messages, False)
