@@ -11,6 +11,8 @@ RUNNER ?= local
 FORCE ?=
 SAMPLE_PORT ?= 8765
 FAKE_LLM_PORT ?= 8766
+DEMO_CONFIG ?= configs/demo.yaml
+DEMO_LLM_ENV := TUBE2LORA_DEMO_LLM_URL
 export UV_PYTHON_DOWNLOADS := never
 
 # uv: the one on PATH, or a private copy installed with pip into .tools/
@@ -19,6 +21,7 @@ ifeq ($(UV),)
 UV := .tools/bin/uv
 endif
 SYNCED := .venv/.synced
+LLM_SERVER := .tools/llm-server/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
 # The stages with a package, in pipeline order, and what each one reads.
@@ -50,17 +53,21 @@ ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
     $(error cannot use CONFIG=$(CONFIG); see the error above)
   endif
   # A recipe that points at the loopback sample channel or the fake LLM gets them served while its
-  # stages run (tests/fakes/serve.py).
-  uses = $(shell grep -qs '127.0.0.1:$(1)' $(CONFIG) && echo y)
-  SERVE_ARGS := $(if $(call uses,$(SAMPLE_PORT)),--channel-port $(SAMPLE_PORT)) $(if $(call uses,$(FAKE_LLM_PORT)),--llm-port $(FAKE_LLM_PORT))
-  SAMPLE_WRAP := $(if $(strip $(SERVE_ARGS)),$(PYTHON_RUN) python tests/fakes/serve.py $(SERVE_ARGS) --)
+  # stages run; one that reads its endpoint from $$(DEMO_LLM_ENV) gets llama.cpp's server with SmolLM2
+  # on a free port, for the stages that call an LLM (tests/serve.py).
+  uses = $(shell grep -qs '$(1)' $(CONFIG) && echo y)
+  SERVE_ARGS := $(if $(call uses,127.0.0.1:$(SAMPLE_PORT)),--channel-port $(SAMPLE_PORT)) \
+    $(if $(call uses,127.0.0.1:$(FAKE_LLM_PORT)),--fake-llm-port $(FAKE_LLM_PORT))
+  LLAMA_ARGS := $(if $(call uses,base_url_env: $(DEMO_LLM_ENV)),--llama-url-env $(DEMO_LLM_ENV) --llama-log $(RUN_DIR)/logs/llm-server.log)
+  serve_args = $(strip $(SERVE_ARGS) $(if $(filter normalize generate evaluate,$(1)),$(LLAMA_ARGS)))
+  serve_wrap = $(if $(call serve_args,$(1)),$(PYTHON_RUN) python tests/serve.py $(call serve_args,$(1)) --)
 endif
 
 define STAGE_RULES
 .PHONY: $(1)
 $(1): $(RUN_DIR)/stages/$(1)/manifest.json
-$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(if $(2),$(RUN_DIR)/stages/$(2)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED)
-	$(SAMPLE_WRAP) $(call RUN_STAGE,$(1))
+$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(if $(2),$(RUN_DIR)/stages/$(2)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_ARGS),$(LLM_SERVER))
+	$(call serve_wrap,$(1)) $(call RUN_STAGE,$(1))
 endef
 $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)))))
 
@@ -76,6 +83,38 @@ generate: ## training data: talk-as-creator chats, editorial rewrites, gated (st
 train: ## a LoRA adapter: TRL SFT on the chats, assistant tokens only (stages/train/)
 evaluate: ## base vs adapter on held-out videos: perplexity, style, samples, report (stages/evaluate/)
 
+##@ The offline demo
+.PHONY: demo system-deps llm-server
+demo: system-deps $(SYNCED) $(LLM_SERVER) ## the whole job offline: sample channel -> llama.cpp + SmolLM2 -> adapter -> report
+	@start=$$(date +%s); \
+	if $(MAKE) --no-print-directory -s -q evaluate CONFIG=$(DEMO_CONFIG) 2>/dev/null; then \
+	  echo "demo: every stage of $(DEMO_CONFIG) is current; nothing to do"; \
+	else \
+	  $(PYTHON_RUN) python tests/serve.py --channel-port $(SAMPLE_PORT) --llama-url-env $(DEMO_LLM_ENV) \
+	    --llama-log "$$($(PYTHON_RUN) tube2lora run-dir --config $(DEMO_CONFIG))/logs/llm-server.log" \
+	    -- $(MAKE) --no-print-directory evaluate CONFIG=$(DEMO_CONFIG) || exit $$?; \
+	fi; \
+	$(PYTHON_RUN) tube2lora summary --config $(DEMO_CONFIG); \
+	echo "demo: $$(( $$(date +%s) - start )) s"
+
+# command:package pairs; installed with apt-get (as root, or through sudo) when the command is missing
+SYSTEM_DEPS := ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng cmake:cmake g++:g++ make:make
+system-deps: ## apt-get install what the demo needs and the machine lacks (ffmpeg, espeak-ng, cmake, g++)
+	@missing=$$(for pair in $(SYSTEM_DEPS); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair##*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing" $$missing "with apt-get"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || { echo "error: could not install $$missing; install them with your package manager" >&2; exit 1; }; \
+	fi
+
+llm-server: $(LLM_SERVER) ## build llama.cpp's OpenAI-compatible server into .tools/llm-server (6-12 min once)
+
+$(LLM_SERVER): uv.lock pyproject.toml | $(UV)
+	@echo "llm-server: installing llama-cpp-python[server] into .tools/llm-server (a source build: 6-12 minutes on 2 cores the first time, cached by uv afterwards)"
+	UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server
+	@touch $@
+
 .PHONY: status run-dir
 status: ## show the run's stages: status, counts, durations, errors
 	@$(PYTHON_RUN) tube2lora status --config $(CONFIG)
@@ -84,7 +123,7 @@ run-dir: ## print the run directory CONFIG maps to
 	@echo $(RUN_DIR)
 
 ##@ Development
-.PHONY: sync test test-slow test-all sample sample-server help
+.PHONY: sync test test-slow test-llm test-all sample sample-server help
 sync: $(SYNCED) ## install uv if missing and sync the workspace (.venv)
 
 $(SYNCED): uv.lock pyproject.toml shared/pyproject.toml $(wildcard stages/*/pyproject.toml) | $(UV)
@@ -100,7 +139,10 @@ test: $(SYNCED) ## run the default (hermetic) test tier
 test-slow: $(SYNCED) ## run the slower tier (the README's make generate on the sample, end to end)
 	$(PYTHON_RUN) pytest -m slow
 
-test-all: $(SYNCED) ## run every tier
+test-llm: $(SYNCED) $(LLM_SERVER) ## run the tier against the real llama.cpp server (the finished demo, re-run)
+	$(PYTHON_RUN) pytest -m llm
+
+test-all: $(SYNCED) $(LLM_SERVER) ## run every tier
 	$(PYTHON_RUN) pytest
 
 sample: $(SYNCED) ## render the sample channel's speech (espeak-ng + ffmpeg), cached

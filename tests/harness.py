@@ -62,9 +62,11 @@ def video(vid: str, **fields) -> Video:
                  **fields)
 
 
-def publish_records(recipe: Path, stage: str, filename: str, records: list, package: str = "tube2lora-shared") -> None:
-    """Publish `stages/<stage>/<filename>` holding the given records (and nothing else) for the recipe's
-    run, through the real lifecycle, publishing empty upstream stages first where they are missing."""
+def publish_records(recipe: Path, stage: str, filename: str, records: list, package: str = "tube2lora-shared",
+                    files: dict[str, str] | None = None) -> None:
+    """Publish `stages/<stage>/<filename>` holding the given records (and only the other `files`, name ->
+    text) for the recipe's run, through the real lifecycle, publishing empty upstream stages first where
+    they are missing."""
     from pydantic import BaseModel
 
     from tube2lora_shared.config import Section, load_config
@@ -83,5 +85,7 @@ def publish_records(recipe: Path, stage: str, filename: str, records: list, pack
         for record in records:
             ctx.record(getattr(record, "id", str(len(ctx.items))), getattr(record, "status", "success"))
         write_jsonl(ctx.out_dir / filename, [r for r in records if isinstance(r, BaseModel)])
+        for name, text in (files or {}).items():
+            (ctx.out_dir / name).write_text(text)
 
     assert run_stage(StageSpec(name=stage, package=package, section=AnySection, run=run), recipe) == 0

@@ -140,3 +140,17 @@ def test_keys_come_from_the_environment_and_never_reach_logs(tmp_path, monkeypat
         ask_all(llm, ["hi"])
     assert "sk-secret-123" not in caplog.text
     assert not any("sk-secret-123" in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_the_endpoint_can_come_from_the_environment(tmp_path, monkeypatch):
+    cfg = LLMConfig(base_url="http://127.0.0.1:9/v1", base_url_env="T2L_TEST_URL", model="m")
+    monkeypatch.delenv("T2L_TEST_URL", raising=False)
+    with pytest.raises(UsageError, match="llm.base_url_env: environment variable T2L_TEST_URL is not set"):
+        LLMClient(cfg, None, Cache(tmp_path), logging.getLogger("t"), Counter())
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("T2L_TEST_URL", server.base_url)  # base_url (port 9) would refuse
+        answers = ask_all(LLMClient(cfg, None, Cache(tmp_path), logging.getLogger("t"), Counter()), ["hi"])
+        assert server.total == 1 and answers[0].value is not None
+    monkeypatch.setenv("T2L_TEST_URL", "https://api.example.com/v1")
+    with pytest.raises(UsageError, match="https://api.example.com/v1 is not a loopback endpoint"):
+        LLMClient(cfg, None, Cache(tmp_path), logging.getLogger("t"), Counter())

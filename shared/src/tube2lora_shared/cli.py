@@ -2,6 +2,7 @@
 
     tube2lora status --config configs/sample.yaml    stages, counts, durations, errors
     tube2lora run-dir --config configs/sample.yaml   the run directory (Make computes targets with it)
+    tube2lora summary --config configs/sample.yaml   where the adapter, datasets and report are; headline numbers
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.console import Console
 from .manifest import read_manifest
 from .pipeline import STAGES
 from .rundir import RunDir
+from .summary import summary_lines
 
 out = Console(width=None if Console().is_terminal else 160)
 
@@ -94,6 +96,14 @@ def status(config_path: Path) -> None:
                   f"{usage.get('completion_tokens', 0):.0f} completion tokens, {usage.get('cache_hits', 0):.0f} "
                   f"answers from the cache{cost}")
     out.print(f"run directory: {run.root}")
+
+
+@main.command()
+@CONFIG_OPTION
+def summary(config_path: Path) -> None:
+    """Where the run's adapter, datasets and report are, with the headline numbers."""
+    for line in summary_lines(_run_dir(config_path)):
+        click.echo(line)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,10 @@ class LLMConfig(Section):
     """Any OpenAI-compatible endpoint (vLLM, llama.cpp's server, OpenAI...)."""
 
     base_url: str = "http://127.0.0.1:8000/v1"
+    # NAME of an env var holding the endpoint URL; it replaces base_url. For a server whose address
+    # changes between runs (`make demo` starts llama.cpp on a free port): the address is not part
+    # of the run's identity, the model name is.
+    base_url_env: str | None = None
     api_key_env: str | None = None  # NAME of the env var holding the key; required off loopback
     model: str | None = None  # the default; a stage section's `model` overrides it
     timeout_s: float = Field(120.0, gt=0)

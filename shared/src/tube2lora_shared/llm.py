@@ -67,12 +67,17 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def endpoint(cfg: LLMConfig) -> str:
+    """The endpoint URL: from the environment variable `base_url_env` names, else `base_url`."""
+    return require_env("llm.base_url_env", cfg.base_url_env) or cfg.base_url
+
+
 def api_key(cfg: LLMConfig) -> str:
     """The key from the environment variable the config names; required for non-loopback endpoints."""
     if cfg.api_key_env:
         return require_env("llm.api_key_env", cfg.api_key_env)
-    if not is_loopback(cfg.base_url):
-        raise UsageError(f"llm.api_key_env: {cfg.base_url} is not a loopback endpoint; name the environment "
+    if not is_loopback(endpoint(cfg)):
+        raise UsageError(f"llm.api_key_env: {endpoint(cfg)} is not a loopback endpoint; name the environment "
                          "variable that holds its API key")
     return "not-needed"
 
@@ -103,6 +108,7 @@ class LLMClient:
         if not self.model:
             raise UsageError("llm.model: no model named; set llm.model (or the stage's own model)")
         self.cache, self.log, self.usage, self.estimate = cache, log, usage, estimate
+        self.base_url = endpoint(cfg)
         self.key = api_key(cfg)  # checked now, before any work; never logged
         self._client = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -116,7 +122,7 @@ class LLMClient:
             from openai import AsyncOpenAI
 
             self._semaphore = asyncio.Semaphore(self.cfg.concurrency)
-            async with AsyncOpenAI(base_url=self.cfg.base_url, api_key=self.key, timeout=self.cfg.timeout_s,
+            async with AsyncOpenAI(base_url=self.base_url, api_key=self.key, timeout=self.cfg.timeout_s,
                                    max_retries=0) as client:
                 self._client = client
                 tasks = [asyncio.ensure_future(self._guarded(ask, item)) for item in items]
@@ -210,7 +216,7 @@ class LLMClient:
                 self.log.debug("LLM connection error: %s", exc)
             if attempt == self.cfg.max_attempts:
                 self.usage["failed_requests"] += 1
-                raise LLMError(reason, f"{reason} after {attempt} attempts ({self.cfg.base_url})")
+                raise LLMError(reason, f"{reason} after {attempt} attempts ({self.base_url})")
             if wait is None:
                 wait = self.cfg.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             self.usage["retries"] += 1

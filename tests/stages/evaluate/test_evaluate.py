@@ -55,7 +55,10 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
                       llm={"base_url": server.base_url, "model": "judge"})
         publish_records(path, "normalize", "normalized.jsonl",
                         [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(5)])
-        publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats)
+        generated = {"generators": {"talk_as_creator": {"attempted": 17, "accepted": 10,
+                                                        "rejected": {"too_short": 2, "copy_share": 5}}}}
+        publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats,
+                        files={"dataset_manifest.json": json.dumps(generated)})
         assert run_stage(TRAIN, path) == 0
         assert run_stage(EVALUATE, path) == 0
         stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
@@ -71,8 +74,11 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
         assert evaluation["judge"]["comparisons"] == 4 and evaluation["judge"]["ties"] == 2  # always "B": pure bias
         md = (stage / "report.md").read_text()
         assert f"| {chats_ppl['base']} | {chats_ppl['adapter']} |" in md and "LLM judge" in md
+        assert "| talk_as_creator | 17 | 10 | copy_share: 5, too_short: 2 |" in md  # rejections, most first
+        assert "trained for 6 steps on 8 conversations (2 held out" in md
         page = (stage / "report.html").read_text()
         assert page.startswith("<!doctype html>") and "<svg" in page and "polyline" in page
+        assert "<td>copy_share: 5, too_short: 2</td>" in page
         shown = re.findall(r">(\d+(?:\.\d+)?)</text>", page)
         assert f"{chats_ppl['base']:g}" in shown and f"{chats_ppl['adapter']:g}" in shown
 

@@ -43,6 +43,22 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 .a{stroke:#888}figcaption{font-weight:600;margin:.5em 0}"""
 
 
+def data_rows(data: dict) -> list[tuple[str, str, str, str]]:
+    """(generator, attempted, accepted, rejections by reason) for every generator that ran."""
+    rows = []
+    for name, g in data.get("generators", {}).items():
+        rejected = sorted((g.get("rejected") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in rejected) or "none"
+        rows.append((name, str(g.get("attempted")), str(g.get("accepted")), reasons))
+    return rows
+
+
+def data_note(data: dict) -> str:
+    return (f"The adapter trained for {data.get('steps')} steps on {data.get('train_examples')} conversations "
+            f"({data.get('eval_examples')} held out for the evaluation loss). Every generated candidate passed "
+            f"through the generate stage's gates; rejected ones are not trained on:")
+
+
 def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tuple[str, str]:
     p, s = evaluation["perplexity"], evaluation["style"]
     md = [f"# Does the adapter sound like {evaluation['creator']}?", "",
@@ -65,6 +81,9 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
                    f"{verdict['adapter_wins'] + verdict['base_wins'] + verdict['ties']} prompts, the base's in "
                    f"{verdict['base_wins']}, {verdict['ties']} ties (the two orders disagreed); win rate "
                    f"{verdict['adapter_win_rate']}."]
+    data = evaluation.get("data") or {}
+    md += ["", "## The data behind it", "", data_note(data), "", "| generator | candidates | accepted | rejected, by reason |",
+           "|---|---|---|---|"] + [f"| {' | '.join(row)} |" for row in data_rows(data)]
     md += ["", f"Signature phrases mined from the training transcripts: {', '.join(evaluation['signature_phrases']) or 'none'}.",
            "", "## Side by side", ""]
     for i, sample in enumerate(evaluation["samples"], 1):
@@ -85,6 +104,10 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
                                                       ("adapter", s["adapter"]["signature_phrases_per_100_words"])]),
             (f"<p>LLM judge: adapter win rate {verdict['adapter_win_rate']} ({verdict['adapter_wins']} wins, "
              f"{verdict['base_wins']} losses, {verdict['ties']} ties with positions swapped).</p>" if verdict else ""),
+            f"<h2>The data behind it</h2><p>{html.escape(data_note(data))}</p><table><tr><th>generator</th>"
+            "<th>candidates</th><th>accepted</th><th>rejected, by reason</th></tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in data_rows(data))
+            + "</table>",
             "<h2>Side by side</h2><table><tr><th>prompt</th><th>creator</th><th>base</th><th>adapter</th></tr>"]
     for sample in evaluation["samples"]:
         body.append("<tr>" + "".join(f"<td>{html.escape(sample[k])}</td>" for k in ("prompt", "reference", "base",

@@ -75,7 +75,7 @@ def run(ctx: StageContext) -> None:
         client = LLMClient(ctx.config.llm, cfg.judge_model, ctx.cache, ctx.log, ctx.token_usage)
         verdict = judge(client, creator, reference, pairs[: cfg.judge_samples])
     evaluation = {
-        "creator": creator, "judge": verdict,
+        "creator": creator, "judge": verdict, "data": _data(ctx.upstream["generate"].dir, ctx.upstream["train"].dir),
         "base_model": base_name, "adapter": "artifacts/train/adapter",
         "eval_videos": sorted(eval_videos), "eval_chats": len(chats), "perplexity": perplexity, "style": styles,
         "signature_phrases": phrases, "samples": samples,
@@ -95,6 +95,17 @@ def run(ctx: StageContext) -> None:
 def _creator(generated: Path) -> str:
     manifest = generated / "dataset_manifest.json"
     return json.loads(manifest.read_text()).get("creator", "the creator") if manifest.exists() else "the creator"
+
+
+def _data(generated: Path, trained: Path) -> dict:
+    """What the adapter was trained on: each generator's attempts, acceptances and rejections by reason."""
+    manifest = generated / "dataset_manifest.json"
+    datasets = json.loads(manifest.read_text()).get("generators", {}) if manifest.exists() else {}
+    metrics = json.loads((trained / "training_metrics.json").read_text())
+    return {"generators": {name: {k: g.get(k) for k in ("attempted", "accepted", "rejected")}
+                           for name, g in datasets.items()},
+            "train_examples": metrics.get("train_examples"), "eval_examples": metrics.get("eval_examples"),
+            "steps": metrics.get("steps")}
 
 
 def _lower(pair: dict) -> bool | None:

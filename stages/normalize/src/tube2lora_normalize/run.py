@@ -56,7 +56,7 @@ def run(ctx: StageContext) -> None:
 
         answers = client.map(jobs, ask, "chunks")
         if jobs and all(isinstance(a, LLMError) and a.reason in TRANSIENT for a in answers):
-            raise StageError(f"no chunk could be normalized: the LLM endpoint {ctx.config.llm.base_url} failed "
+            raise StageError(f"no chunk could be normalized: the LLM endpoint {client.base_url} failed "
                              f"({answers[0]}); is the server running? (finished answers are cached)")
         by_video: dict[str, list[Chunk]] = {}
         for job, answer in zip(jobs, answers):
