@@ -113,6 +113,18 @@ def test_structured_output_flavours(tmp_path):
         assert server.bodies[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
 
 
+def test_llama_cpp_schemas_keep_string_lengths_it_can_compile():
+    from tube2lora_generate.parsing import conversation_schema
+
+    from tube2lora_shared.llm import LLAMA_CPP_MAX_LENGTH, llama_cpp_schema
+
+    schema = conversation_schema(1, answer_words=200)  # 2,400 characters: llama.cpp's server would die on it
+    capped = llama_cpp_schema(schema)
+    lengths = [item["properties"]["content"]["maxLength"] for item in capped["properties"]["messages"]["prefixItems"]]
+    assert lengths == [400, LLAMA_CPP_MAX_LENGTH]
+    assert schema["properties"]["messages"]["prefixItems"][1]["properties"]["content"]["maxLength"] == 2400  # a copy
+
+
 def test_estimate_mode_asks_nothing(tmp_path):
     usage = Counter()
     with FakeOpenAI() as server:

@@ -82,6 +82,24 @@ def api_key(cfg: LLMConfig) -> str:
     return "not-needed"
 
 
+# llama.cpp turns a string's maxLength into nested repetitions and refuses grammars past about 1,000 of
+# them ("exceeds sane defaults"), and llama-cpp-python's server dies on that refusal. Measured with
+# 0.3.36: 1000 works, 1200 kills the server.
+LLAMA_CPP_MAX_LENGTH = 1000
+
+
+def llama_cpp_schema(schema: Any) -> Any:
+    """The schema with every string maxLength capped at what llama.cpp's grammar builder accepts."""
+    if isinstance(schema, dict):
+        out = {k: llama_cpp_schema(v) for k, v in schema.items()}
+        if isinstance(out.get("maxLength"), int) and out["maxLength"] > LLAMA_CPP_MAX_LENGTH:
+            out["maxLength"] = LLAMA_CPP_MAX_LENGTH
+        return out
+    if isinstance(schema, list):
+        return [llama_cpp_schema(item) for item in schema]
+    return schema
+
+
 def retry_after(response: Any) -> float | None:
     """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if the server sent one."""
     headers = getattr(response, "headers", None) or {}
@@ -168,7 +186,7 @@ class LLMClient:
             request["response_format"] = {"type": "json_schema",
                                           "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
         elif schema is not None and self.cfg.structured_output == "json_object":
-            request["response_format"] = {"type": "json_object", "schema": schema}
+            request["response_format"] = {"type": "json_object", "schema": llama_cpp_schema(schema)}
         key = Cache.key("chat", request)
         hit = self.cache.get(NAMESPACE, key)
         if hit is not None:

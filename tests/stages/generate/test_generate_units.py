@@ -44,6 +44,11 @@ def test_talk_gates():
     assert talk_gate(GOOD, SOURCE, clarify=True, g=gates)[0] == "missing_clarifying_question"
     asking = [GOOD[0], {"role": "assistant", "content": "Road or mountain bike? " + GOOD[1]["content"]}]
     assert talk_gate(asking, SOURCE, clarify=True, g=gates)[0] is None
+    question = "How often should I clean and lube my chain if I ride in the rain?"
+    echo = [{"role": "user", "content": question}, {"role": "assistant", "content": question.replace("I ", "you ")}]
+    reason, metrics = talk_gate(echo, SOURCE, clarify=False, g=gates)
+    assert reason == "echoed_question" and metrics["echo_similarity"] > 0.8
+    assert talk_gate(echo, SOURCE, clarify=False, g=TalkGates(min_answer_words=5, max_echo_similarity=1.0))[0] is None
 
 
 def test_tighten_that_doubles_is_rejected():

@@ -16,6 +16,7 @@ class TalkGates(Section):
     min_novel_ratio: float = Field(0.3, ge=0, le=1)  # share of answer words absent from the source
     min_answer_words: int = Field(12, ge=1)
     max_answer_words: int = Field(260, ge=1)
+    max_echo_similarity: float = Field(0.8, ge=0, le=1)  # an answer this similar to its question repeats it
 
 
 class TalkAsCreator(Section):

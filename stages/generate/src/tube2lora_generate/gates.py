@@ -34,8 +34,13 @@ def talk_gate(turns: list[dict[str, str]], source: str, clarify: bool, g: TalkGa
     answers = [t["content"] for t in turns if t["role"] == "assistant"]
     joined = " ".join(answers)
     lengths = [len(words(a)) for a in answers]
+    echoes = [similarity(q["content"], a["content"]) for q, a in zip(turns, turns[1:])
+              if q["role"] == "user" and a["role"] == "assistant"]
     metrics = {"copy_share": round(copy_share(joined, source, g.copy_ngram), 4),
-               "novel_ratio": round(novel_ratio(joined, source), 4), "answer_words": lengths}
+               "novel_ratio": round(novel_ratio(joined, source), 4), "answer_words": lengths,
+               "echo_similarity": round(max(echoes, default=0.0), 4)}
+    if metrics["echo_similarity"] > g.max_echo_similarity:
+        return "echoed_question", metrics
     if metrics["copy_share"] > g.max_copy_share:
         return "copied_source", metrics
     if metrics["novel_ratio"] < g.min_novel_ratio:

@@ -8,9 +8,15 @@ import re
 CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA_NAME = "conversation", "edit"
 
 
-def conversation_schema(turn_pairs: int) -> dict:
-    """Roles fixed per position and a length cap per turn: small models then keep to the shape."""
-    items = [{"type": "object", "properties": {"role": {"const": role}, "content": {"type": "string", "maxLength": 1500}},
+QUESTION_MAX_CHARS = 400
+
+
+def conversation_schema(turn_pairs: int, answer_words: int) -> dict:
+    """Roles fixed per position and a length cap per turn (answers: 12 characters per asked-for word,
+    about twice the usual length): small models then keep to the shape."""
+    caps = {"user": QUESTION_MAX_CHARS, "assistant": max(200, 12 * answer_words)}
+    items = [{"type": "object", "properties": {"role": {"const": role},
+                                               "content": {"type": "string", "maxLength": caps[role]}},
               "required": ["role", "content"], "additionalProperties": False}
              for _ in range(turn_pairs) for role in ("user", "assistant")]
     return {"type": "object", "properties": {"messages": {"type": "array", "prefixItems": items,

@@ -104,7 +104,7 @@ def run(ctx: StageContext) -> None:
         messages[-1]["content"] += "\n\n" + fmt[task.generator]
         if task.generator == "talk_as_creator":
             return client.ask(messages, lambda text: parse_conversation(text, talk.turn_pairs),
-                              schema=conversation_schema(talk.turn_pairs), schema_name=CONVERSATION_SCHEMA_NAME,
+                              schema=conversation_schema(talk.turn_pairs, talk.answer_words), schema_name=CONVERSATION_SCHEMA_NAME,
                               temperature=talk.temperature, max_tokens=400 * talk.turn_pairs + 200)
         return client.ask(messages, parse_edit, schema=EDIT_SCHEMA, schema_name=EDIT_SCHEMA_NAME,
                           temperature=edit.temperature, max_tokens=len(task.source) // 2 + 300)

@@ -1,0 +1,87 @@
+"""The README's first command, `make demo`, against the real llama.cpp server (tier `llm`).
+
+`.ci/run` runs `make demo` first, so here it is usually the quick second run; on its own this test
+does the whole first run (about 10 minutes on 2 cores). Then it forces the two LLM stages to run
+again and checks they ask the server nothing: every answer comes from the response cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from harness import REPO
+
+from tube2lora_shared.config import load_config
+from tube2lora_shared.manifest import read_manifest
+from tube2lora_shared.rundir import RunDir
+
+pytestmark = pytest.mark.llm
+
+DEMO = REPO / "configs" / "demo.yaml"
+
+
+def make(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_demo_reports_base_against_adapter_and_reruns_for_free():
+    first = make("demo")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    run = RunDir.for_config(load_config(DEMO))
+    report = run.stage_dir("evaluate") / "report.html"
+    assert re.search(rf"report\s+{re.escape(os.path.relpath(report, REPO))}", first.stdout)
+    evaluation = json.loads((run.stage_dir("evaluate") / "evaluation.json").read_text())
+    for text in ("chats", "transcripts"):
+        pair = evaluation["perplexity"][text]
+        assert pair["base"] > 1 and pair["adapter"] > 1 and pair["base"] != pair["adapter"]
+        assert f"base {pair['base']:.4g} -> adapter {pair['adapter']:.4g}" in first.stdout
+    assert evaluation["base_model"] == "builtin:smollm2-135m-instruct"
+
+    datasets = json.loads((run.stage_dir("generate") / "dataset_manifest.json").read_text())["generators"]
+    talk = datasets["talk_as_creator"]
+    assert talk["accepted"] >= 4, "too few conversations passed the gates to train on"
+    page = report.read_text()
+    for name, generated in datasets.items():  # the report counts every rejection, by reason
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(generated["rejected"].items(), key=lambda kv: (-kv[1], kv[0])))
+        assert f"<td>{name}</td><td>{generated['attempted']}</td><td>{generated['accepted']}</td>" \
+               f"<td>{reasons or 'none'}</td>" in page
+    assert (run.artifacts_dir("train") / "adapter" / "adapter_model.safetensors").exists()
+    assert read_manifest(run.stage_dir("normalize")).token_usage.get("requests", 0) > 0
+
+    second = make("demo", timeout=300)
+    assert second.returncode == 0 and "is current; nothing to do" in second.stdout
+    assert "llama.cpp server" not in second.stderr  # not even started
+
+    forced = make("normalize", "generate", f"CONFIG={DEMO}", "FORCE=1", timeout=600)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    for stage in ("normalize", "generate"):
+        usage = read_manifest(run.stage_dir(stage)).token_usage
+        assert usage.get("requests", 0) == 0 and usage["cache_hits"] > 0, (stage, usage)
+
+
+def test_the_llm_server_stops_when_the_command_is_interrupted(tmp_path):
+    """tests/serve.py starts llama.cpp for a command and stops it on SIGTERM (as on Ctrl-C or failure)."""
+    url_file = tmp_path / "url"
+    child = f"import os, time; open({str(url_file)!r}, 'w').write(os.environ['T2L_URL']); time.sleep(600)"
+    serve = subprocess.Popen([sys.executable, str(REPO / "tests" / "serve.py"), "--llama-url-env", "T2L_URL", "--",
+                              sys.executable, "-c", child])
+    sys.path.insert(0, str(REPO / "tests"))
+    from fixtures.llama_server import serves
+
+    deadline = time.monotonic() + 120
+    while not (url_file.exists() and url_file.read_text()):
+        assert serve.poll() is None and time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.5)
+    url = url_file.read_text()
+    assert serves(url)
+    serve.send_signal(signal.SIGTERM)
+    serve.wait(timeout=60)
+    assert not serves(url)
