@@ -55,10 +55,16 @@ def main() -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with ExitStack() as stack:
-        if args.channel_port and not _answers(f"http://127.0.0.1:{args.channel_port}/feed.xml", b"<rss"):
-            stack.enter_context(SampleChannelServer(args.channel_port))
-        if args.fake_llm_port and not _answers(f"http://127.0.0.1:{args.fake_llm_port}/v1/models", b"fake-model"):
-            stack.enter_context(FakeOpenAI(port=args.fake_llm_port))
+        fixed = [(args.channel_port, "/feed.xml", b"<rss", SampleChannelServer, "the sample channel"),
+                 (args.fake_llm_port, "/v1/models", b"fake-model", lambda port: FakeOpenAI(port=port), "the fake LLM")]
+        for port, path, marker, server, what in fixed:
+            if port and not _answers(f"http://127.0.0.1:{port}{path}", marker):
+                try:
+                    stack.enter_context(server(port))
+                except OSError as exc:
+                    print(f"error: cannot serve {what} on 127.0.0.1:{port} ({exc.strerror}); the recipe names "
+                          "that port: stop whatever holds it", file=sys.stderr)
+                    return 2
         env = dict(os.environ)
         if args.llama_url_env and not serves(env.get(args.llama_url_env, "")):
             if args.llama_log:

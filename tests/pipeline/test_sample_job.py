@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -77,3 +78,18 @@ def test_readme_sample_job(tmp_path):
     for stage in ("download", "transcribe", "normalize", "analyze"):
         row = next(line for line in status.stdout.splitlines() if f" {stage} " in line)
         assert "done" in row and "8" in row
+
+    summary = subprocess.run([sys.executable, "-m", "tube2lora_shared.cli", "summary", "--config", str(path)],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert summary.returncode == 0, summary.stderr
+    lines = summary.stdout.splitlines()
+    assert lines[0] == f"run {run_dir.name}: {run_dir}"  # outside the working directory: absolute
+    assert "videos     8 downloaded, 1 skipped (short 1), 1 failed (not_found 1)" in lines
+    generated = json.loads((run_dir / "stages" / "generate" / "dataset_manifest.json").read_text())["generators"]
+    talk = generated["talk_as_creator"]
+    assert any(line.startswith(f"  examples   talk_as_creator: {talk['accepted']} of {talk['attempted']} accepted")
+               for line in lines)
+    chats_ppl = evaluation["perplexity"]["chats"]
+    assert (f"  perplexity held-out chats: base {chats_ppl['base']:.4g} -> adapter {chats_ppl['adapter']:.4g}"
+            in lines)
+    assert lines[-1] == f"  report     {run_dir / 'stages' / 'evaluate' / 'report.html'}"

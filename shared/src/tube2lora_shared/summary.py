@@ -32,10 +32,9 @@ def _reasons(counts: dict[str, int], prefix: str) -> str:
 
 
 def _show(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+    """Relative to the current directory when inside it, else absolute."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def summary_lines(run: RunDir) -> list[str]:
