@@ -9,9 +9,9 @@ Dockerfile and the build arguments, `${VAR:-default}` read from the environment 
 An image's inputs are its Dockerfile, .dockerignore, the root pyproject.toml, uv.lock, shared/, the
 stage's package and every workspace package it depends on (transcribe -> download, evaluate ->
 train), and its build arguments. Their content hash is stored in `.images/<stage>.stamp` and in the
-image's `io.tube2lora.inputs` label; an image is rebuilt only when that hash changes (or the engine
-lacks the image). The revision label is not an input: a commit that changes nothing an image holds
-rebuilds nothing.
+image's `io.tube2lora.inputs` label; an image is rebuilt only when the engine's image carries
+another hash (or the engine lacks the image), so a second `make images` is a no-op. The revision
+label is not an input: a commit that changes nothing an image holds rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -194,6 +194,13 @@ def stamp_path(stage: str) -> Path:
     return STAMPS / f"{stage}.stamp"
 
 
+def _write_stamp(stamp: Path, digest: str, image: str) -> None:
+    text = f"{digest} {image}\n"
+    if not stamp.is_file() or stamp.read_text() != text:
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(text)
+
+
 def build(stages: list[str], flags: list[str]) -> int:
     specs = build_specs((REPO / "compose.yaml").read_text())
     client = docker_client()
@@ -203,11 +210,14 @@ def build(stages: list[str], flags: list[str]) -> int:
         spec = specs[stage]
         digest = input_hash(stage, spec)
         stamp = stamp_path(stage)
-        recorded = stamp.read_text().split()[0] if stamp.is_file() else None
-        if recorded == digest and image_inputs(client, spec["image"]) == digest:
+        built = image_inputs(client, spec["image"])
+        if built == digest:
             print(f"images: {spec['image']} is current", file=sys.stderr)
+            _write_stamp(stamp, digest, spec["image"])
             continue
-        reason = "new" if recorded is None else "inputs changed" if recorded != digest else "not in this engine"
+        recorded = stamp.read_text().split()[0] if stamp.is_file() else None
+        reason = ("not in this engine" if built is None and recorded == digest
+                  else "new" if built is None else "inputs changed")
         args = {**spec["args"], "REVISION": _revision(input_paths(stage, spec)),
                 "CREATED": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         cmd = [builder, "build", "-f", spec["dockerfile"], "-t", spec["image"], "--label", f"{INPUTS_LABEL}={digest}",
@@ -217,13 +227,16 @@ def build(stages: list[str], flags: list[str]) -> int:
         if subprocess.run(cmd, cwd=REPO, env=env).returncode != 0:
             print(f"error: building {spec['image']} failed (see the output above)", file=sys.stderr)
             return 1
-        STAMPS.mkdir(exist_ok=True)
-        stamp.write_text(f"{digest} {spec['image']}\n")
+        _write_stamp(stamp, digest, spec["image"])
         print(f"images: built {spec['image']} in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return 0
 
 
 # --- diffs --------------------------------------------------------------------------------------
+
+def _build_inputs(spec: dict | None) -> dict | None:
+    return spec and {**spec, "args": {k: v for k, v in spec["args"].items() if k not in NOT_INPUTS}}
+
 
 def changed_stages(base: str, repo: Path = REPO) -> list[str]:
     """The stages whose image inputs differ between revision `base` and the working tree."""
@@ -240,9 +253,9 @@ def changed_stages(base: str, repo: Path = REPO) -> list[str]:
             then = build_specs(before.stdout) if before.returncode == 0 else {}
         except ImageError:
             then = {}
-        touched |= {stage for stage in STAGES if then.get(stage) != now[stage]}
+        touched |= {stage for stage in STAGES if _build_inputs(then.get(stage)) != _build_inputs(now[stage])}
     for stage in STAGES:
-        for top in input_paths(stage, now, repo):
+        for top in input_paths(stage, now[stage], repo):
             if any(f == top or f.startswith(top + "/") for f in files):
                 touched.add(stage)
     return [stage for stage in STAGES if stage in touched]
