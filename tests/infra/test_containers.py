@@ -84,7 +84,9 @@ def engine():
                 pytest.fail(f"dockerd did not start: {(run / 'dockerd.log').read_text()[-2000:]}")
             time.sleep(1)
         yield env
-        docker(env, "image", "prune", "--force", check=False)  # superseded images: keep the cache bounded
+        # vfs copies every layer in full: drop superseded images and all but the recent build cache
+        docker(env, "image", "prune", "--force", check=False)
+        docker(env, "builder", "prune", "--force", "--keep-storage", "4gb", check=False)
     finally:
         proc.terminate()
         try:
