@@ -138,7 +138,7 @@ changed-stages: $(SYNCED) ## print the stages whose images a diff touches: make 
 	@$(if $(BASE),,echo "error: name the revision to compare with: make changed-stages BASE=origin/main" >&2; exit 2;) \
 	$(PYTHON_RUN) python docker/images.py changed --base '$(BASE)'
 
-test-docker: $(SYNCED) ## run the container tier (starts its own Docker engine when none answers; ~15 min)
+test-docker: $(SYNCED) ## run the container tier (starts its own Docker engine when none answers; ~10 min)
 	$(PYTHON_RUN) pytest -m docker
 
 ##@ Development
