@@ -94,8 +94,15 @@ def engine():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _unmount_under(run)  # dockerd leaves its network namespace mounted in the exec root
         shutil.rmtree(run, ignore_errors=True)
         lock.close()
+
+
+def _unmount_under(directory: Path) -> None:
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(f"{directory}/")), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True)
 
 
 def _ca_bundle() -> Path:
@@ -228,8 +235,11 @@ def test_images_hold_the_stage_and_no_build_tools(stage_images):
     env = stage_images
     info = json.loads(docker(env, "image", "inspect", "tube2lora/filter").stdout)[0]["Config"]
     assert info["User"] == "10001:10001"
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    assert info["Labels"]["org.opencontainers.image.revision"].startswith(head)
+    # the commit the image was built from: HEAD, or an earlier one when no input changed since
+    revision = info["Labels"]["org.opencontainers.image.revision"]
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", revision), revision
+    ancestor = subprocess.run(["git", "-C", str(REPO), "merge-base", "--is-ancestor", revision[:40], "HEAD"])
+    assert ancestor.returncode == 0, revision
     assert info["Labels"]["org.opencontainers.image.title"] == "tube2lora-filter"
     probe = ("for tool in uv pip gcc cc ffmpeg; do command -v $tool >/dev/null && echo has:$tool; done; "
              "for dir in /src /opt/uv /root/.cache/uv; do [ -e $dir ] && echo has:$dir; done; "
