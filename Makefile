@@ -40,12 +40,15 @@ forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
 
 # How a stage runs. RUNNER=local: the workspace's console script through uv.
 RUN_STAGE_local = $(PYTHON_RUN) tube2lora-$(1) --config $(CONFIG)$(if $(call forced,$(1)), --force)
+# RUNNER=docker: the same command in the stage's image tube2lora/<stage> (`make images`), with the
+# recipe, runs and cache mounted at their host paths, as the calling user (docker/run_stage.py).
+RUN_STAGE_docker = $(PYTHON_RUN) python docker/run_stage.py $(1) --config $(CONFIG)$(if $(call forced,$(1)), --force)
 RUN_STAGE = $(RUN_STAGE_$(RUNNER))
 
 ##@ Pipeline
 ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
   ifeq ($(RUN_STAGE_$(RUNNER)),)
-    $(error RUNNER=$(RUNNER) is not available yet; use RUNNER=local)
+    $(error RUNNER=$(RUNNER) is unknown; use RUNNER=local or RUNNER=docker)
   endif
   _ := $(shell $(MAKE) --no-print-directory -s $(SYNCED) 2>&1 | grep -v 'is up to date' >&2)
   RUN_DIR := $(shell $(PYTHON_RUN) tube2lora run-dir --config $(CONFIG))
@@ -122,6 +125,22 @@ status: ## show the run's stages: status, counts, durations, errors
 run-dir: ## print the run directory CONFIG maps to
 	@echo $(RUN_DIR)
 
+##@ Containers (docker/README.md)
+.PHONY: images changed-stages images-status test-docker
+IMAGES ?= $(STAGES)
+images: $(SYNCED) ## build the stage images whose inputs changed (IMAGES="download filter" for some)
+	$(PYTHON_RUN) python docker/images.py build $(IMAGES)
+
+images-status: $(SYNCED) ## show which stage images are current, stale or missing
+	@$(PYTHON_RUN) python docker/images.py status
+
+changed-stages: $(SYNCED) ## print the stages whose images a diff touches: make -s changed-stages BASE=origin/main
+	@$(if $(BASE),,echo "error: name the revision to compare with: make changed-stages BASE=origin/main" >&2; exit 2;) \
+	$(PYTHON_RUN) python docker/images.py changed --base '$(BASE)'
+
+test-docker: $(SYNCED) ## run the container tier (starts its own Docker engine when none answers; ~10 min)
+	$(PYTHON_RUN) pytest -m docker
+
 ##@ Development
 .PHONY: sync test test-slow test-llm test-all sample sample-server help
 sync: $(SYNCED) ## install uv if missing and sync the workspace (.venv)
@@ -153,4 +172,4 @@ sample-server: $(SYNCED) ## serve the sample channel on 127.0.0.1:8765 until Ctr
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo; echo "  CONFIG=$(CONFIG) RUNNER=$(RUNNER) (local)  FORCE=1 redoes a stage"
+	@echo; echo "  CONFIG=$(CONFIG) RUNNER=$(RUNNER) (local or docker)  FORCE=1 redoes a stage"
