@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from fixtures.llama_server import serves
 from harness import REPO
 
 from tube2lora_shared.config import load_config
@@ -73,9 +74,6 @@ def test_the_llm_server_stops_when_the_command_is_interrupted(tmp_path):
     child = f"import os, time; open({str(url_file)!r}, 'w').write(os.environ['T2L_URL']); time.sleep(600)"
     serve = subprocess.Popen([sys.executable, str(REPO / "tests" / "serve.py"), "--llama-url-env", "T2L_URL", "--",
                               sys.executable, "-c", child])
-    sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.llama_server import serves
-
     deadline = time.monotonic() + 120
     while not (url_file.exists() and url_file.read_text()):
         assert serve.poll() is None and time.monotonic() < deadline, "the server did not come up"

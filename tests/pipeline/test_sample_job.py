@@ -84,7 +84,7 @@ def test_readme_sample_job(tmp_path):
     assert summary.returncode == 0, summary.stderr
     lines = summary.stdout.splitlines()
     assert lines[0] == f"run {run_dir.name}: {run_dir}"  # outside the working directory: absolute
-    assert "videos     8 downloaded, 1 skipped (short 1), 1 failed (not_found 1)" in lines
+    assert "  videos     8 downloaded, 1 skipped (short 1), 1 failed (not_found 1)" in lines
     generated = json.loads((run_dir / "stages" / "generate" / "dataset_manifest.json").read_text())["generators"]
     talk = generated["talk_as_creator"]
     assert any(line.startswith(f"  examples   talk_as_creator: {talk['accepted']} of {talk['attempted']} accepted")
