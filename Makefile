@@ -114,7 +114,7 @@ system-deps: ## apt-get install what the demo needs and the machine lacks (ffmpe
 llm-server: $(LLM_SERVER) ## build llama.cpp's OpenAI-compatible server into .tools/llm-server (6-12 min once)
 
 $(LLM_SERVER): uv.lock pyproject.toml | $(UV)
-	@echo "llm-server: installing llama-cpp-python[server] into .tools/llm-server (a source build: 6-12 minutes on 2 cores the first time, cached by uv afterwards)"
+	@echo "llm-server: installing llama-cpp-python[server] into .tools/llm-server (a source build: 6-12 minutes on 2 cores, once per checkout)"
 	UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server
 	@touch $@
 
