@@ -69,13 +69,14 @@ def run(ctx: StageContext) -> None:
     pairs = [{"prompt": p, "reference": r, "base": b, "adapter": a}
              for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])]
     samples = pairs[: cfg.samples]
-    creator = _creator(ctx.upstream["generate"].dir)
+    datasets = _dataset_manifest(ctx.upstream["generate"].dir)
+    creator = datasets.get("creator", "the creator")
     verdict = None
     if cfg.judge:
         client = LLMClient(ctx.config.llm, cfg.judge_model, ctx.cache, ctx.log, ctx.token_usage)
         verdict = judge(client, creator, reference, pairs[: cfg.judge_samples])
     evaluation = {
-        "creator": creator, "judge": verdict, "data": _data(ctx.upstream["generate"].dir, ctx.upstream["train"].dir),
+        "creator": creator, "judge": verdict, "data": _data(datasets, ctx.upstream["train"].dir),
         "base_model": base_name, "adapter": "artifacts/train/adapter",
         "eval_videos": sorted(eval_videos), "eval_chats": len(chats), "perplexity": perplexity, "style": styles,
         "signature_phrases": phrases, "samples": samples,
@@ -92,18 +93,17 @@ def run(ctx: StageContext) -> None:
                  perplexity["chats"]["adapter"], ctx.run.stage_dir("evaluate") / "report.html")
 
 
-def _creator(generated: Path) -> str:
+def _dataset_manifest(generated: Path) -> dict:
+    """generate's dataset_manifest.json (creator, per-generator counts), read once; {} when absent."""
     manifest = generated / "dataset_manifest.json"
-    return json.loads(manifest.read_text()).get("creator", "the creator") if manifest.exists() else "the creator"
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
 
 
-def _data(generated: Path, trained: Path) -> dict:
+def _data(datasets: dict, trained: Path) -> dict:
     """What the adapter was trained on: each generator's attempts, acceptances and rejections by reason."""
-    manifest = generated / "dataset_manifest.json"
-    datasets = json.loads(manifest.read_text()).get("generators", {}) if manifest.exists() else {}
     metrics = json.loads((trained / "training_metrics.json").read_text())
     return {"generators": {name: {k: g.get(k) for k in ("attempted", "accepted", "rejected")}
-                           for name, g in datasets.items()},
+                           for name, g in datasets.get("generators", {}).items()},
             "train_examples": metrics.get("train_examples"), "eval_examples": metrics.get("eval_examples"),
             "steps": metrics.get("steps")}
 
