@@ -24,16 +24,18 @@ SYNCED := .venv/.synced
 LLM_SERVER := .tools/llm-server/.synced
 PYTHON_RUN := $(UV) run --frozen --no-sync
 
-# The stages with a package, in pipeline order, and what each one reads.
-STAGES := download transcribe normalize analyze filter generate train evaluate
-UPSTREAM_download :=
-UPSTREAM_transcribe := download
-UPSTREAM_normalize := transcribe
-UPSTREAM_analyze := normalize
-UPSTREAM_filter := analyze
-UPSTREAM_generate := filter
-UPSTREAM_train := generate
-UPSTREAM_evaluate := train
+# The stage graph, as each stage package declares it (tube2lora_shared/pipeline.py): STAGES in
+# pipeline order, UPSTREAM_<stage>, LLM_STAGES, GPU_STAGES and the stages' help lines, generated from
+# the installed workspace into .make/stages.mk. Goals that only set the machine up don't need it.
+GRAPH := .make/stages.mk
+SETUP_GOALS := help sync system-deps llm-server
+ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),help)),)
+$(GRAPH): $(SYNCED) $(wildcard stages/*/src/*/cli.py)
+	@mkdir -p $(@D) && $(PYTHON_RUN) tube2lora stages --make > $@.tmp && mv $@.tmp $@
+include $(GRAPH)
+else
+-include $(wildcard $(GRAPH))
+endif
 
 # FORCE=1 redoes the stage(s) named on the command line (not their upstream stages).
 forced = $(and $(FORCE),$(filter $(1),$(MAKECMDGOALS)))
@@ -62,14 +64,14 @@ ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
   SERVE_ARGS := $(if $(call uses,127.0.0.1:$(SAMPLE_PORT)),--channel-port $(SAMPLE_PORT)) \
     $(if $(call uses,127.0.0.1:$(FAKE_LLM_PORT)),--fake-llm-port $(FAKE_LLM_PORT))
   LLAMA_ARGS := $(if $(call uses,base_url_env: $(DEMO_LLM_ENV)),--llama-url-env $(DEMO_LLM_ENV) --llama-log $(RUN_DIR)/logs/llm-server.log)
-  serve_args = $(strip $(SERVE_ARGS) $(if $(filter normalize generate evaluate,$(1)),$(LLAMA_ARGS)))
+  serve_args = $(strip $(SERVE_ARGS) $(if $(filter $(LLM_STAGES),$(1)),$(LLAMA_ARGS)))
   serve_wrap = $(if $(call serve_args,$(1)),$(PYTHON_RUN) python tests/serve.py $(call serve_args,$(1)) --)
 endif
 
 define STAGE_RULES
 .PHONY: $(1)
 $(1): $(RUN_DIR)/stages/$(1)/manifest.json
-$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(if $(2),$(RUN_DIR)/stages/$(2)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_ARGS),$(LLM_SERVER))
+$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(foreach up,$(2),$(RUN_DIR)/stages/$(up)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_ARGS),$(LLM_SERVER))
 	$(call serve_wrap,$(1)) $(call RUN_STAGE,$(1))
 endef
 $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)))))
@@ -77,14 +79,6 @@ $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)
 .PHONY: .force
 .force:
 
-download: ## fetch the channel's media and metadata with yt-dlp (stages/download/)
-transcribe: ## timed transcripts: YouTube captions or faster-whisper (stages/transcribe/)
-normalize: ## LLM cleanup of the transcripts, chunked (stages/normalize/)
-analyze: ## per-video profiles: tokens, readability, lexical, confidence, quality (stages/analyze/)
-filter: ## quality, language, near-duplicate gates and boilerplate removal (stages/filter/)
-generate: ## training data: talk-as-creator chats, editorial rewrites, gated (stages/generate/)
-train: ## a LoRA adapter: TRL SFT on the chats, assistant tokens only (stages/train/)
-evaluate: ## base vs adapter on held-out videos: perplexity, style, samples, report (stages/evaluate/)
 
 ##@ The offline demo
 .PHONY: demo system-deps llm-server
@@ -172,4 +166,5 @@ sample-server: $(SYNCED) ## serve the sample channel on 127.0.0.1:8765 until Ctr
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo; echo "  CONFIG=$(CONFIG) RUNNER=$(RUNNER) (local or docker)  FORCE=1 redoes a stage"
+	@$(if $(wildcard $(GRAPH)),,echo; echo "  (the stages are listed once the workspace is installed: make sync)";) \
+	echo; echo "  CONFIG=$(CONFIG) RUNNER=$(RUNNER) (local or docker)  FORCE=1 redoes a stage"

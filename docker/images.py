@@ -30,9 +30,11 @@ from pathlib import Path
 
 import yaml
 
+from tube2lora_shared.pipeline import stage_names
+
 REPO = Path(__file__).resolve().parent.parent
 STAMPS = REPO / ".images"
-STAGES = ["download", "transcribe", "normalize", "analyze", "filter", "generate", "train", "evaluate"]
+STAGES = list(stage_names())  # the stage graph (each stage package declares itself)
 COMMON_INPUTS = ["pyproject.toml", "uv.lock", ".dockerignore", "shared"]
 NOT_INPUTS = {"REVISION", "CREATED"}  # labels only
 SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".venv", ".ruff_cache"}

@@ -24,11 +24,9 @@ from images import STAGES, ImageError, build_specs, docker_client, image_inputs,
 
 from tube2lora_shared.config import load_config
 from tube2lora_shared.errors import UsageError
+from tube2lora_shared.pipeline import spec_of
 
 REPO = Path(__file__).resolve().parent.parent
-LLM_STAGES = {"normalize", "generate", "evaluate"}
-GPU_STAGES = {"transcribe", "train", "evaluate"}
-HUB_STAGES = {"transcribe", "train", "evaluate"}  # fetch models from the Hugging Face Hub by name
 
 
 def _inside(path: Path, parent: Path) -> bool:
@@ -57,16 +55,17 @@ def docker_command(client: str, stage: str, config, force: bool, env: dict[str, 
            "--workdir", str(config.path.parent)]
     for path, mode in mounts(config):
         cmd += ["--volume", f"{path}:{path}:{mode}"]
-    if stage in LLM_STAGES:
+    spec = spec_of(stage)
+    if spec.llm:
         for name in (config.llm.api_key_env, config.llm.base_url_env):
             if name and name in env:
                 cmd += ["--env", name]  # by name: the value comes from this environment
-    if stage in HUB_STAGES:
+    if spec.hub_models:
         cmd += ["--env", f"HF_HOME={config.cache_dir / 'huggingface'}"]
         if "HF_TOKEN" in env:
             cmd += ["--env", "HF_TOKEN"]
     gpus = env.get("TUBE2LORA_GPUS") or ("all" if shutil.which("nvidia-smi") else "none")
-    if stage in GPU_STAGES and gpus != "none":
+    if spec.gpu and gpus != "none":
         cmd += ["--gpus", gpus]
     return [*cmd, f"tube2lora/{stage}", "--config", str(config.path), *(["--force"] if force else [])]
 

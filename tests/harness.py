@@ -71,13 +71,14 @@ def publish_records(recipe: Path, stage: str, filename: str, records: list, pack
 
     from tube2lora_shared.config import Section, load_config
     from tube2lora_shared.manifest import read_manifest
-    from tube2lora_shared.pipeline import upstream_of
+    from tube2lora_shared.pipeline import spec_of
     from tube2lora_shared.rundir import RunDir
 
     class AnySection(Section):
         model_config = {"extra": "allow", "frozen": True}
 
-    for up in upstream_of(stage):
+    upstream = spec_of(stage).upstream
+    for up in upstream:
         if read_manifest(RunDir.for_config(load_config(recipe)).stage_dir(up)) is None:
             publish_records(recipe, up, "placeholder.jsonl", [])
 
@@ -88,4 +89,4 @@ def publish_records(recipe: Path, stage: str, filename: str, records: list, pack
         for name, text in (files or {}).items():
             (ctx.out_dir / name).write_text(text)
 
-    assert run_stage(StageSpec(name=stage, package=package, section=AnySection, run=run), recipe) == 0
+    assert run_stage(StageSpec(name=stage, package=package, section=AnySection, run=run, upstream=upstream), recipe) == 0

@@ -16,8 +16,11 @@ import pytest
 import yaml
 from harness import REPO
 
-STAGES = ["download", "transcribe", "normalize", "analyze", "filter", "generate", "train", "evaluate"]
-GPU_STAGES = {"transcribe", "train", "evaluate"}
+from tube2lora_shared.pipeline import stages
+
+STAGES = list(stages())  # the stage graph: what compose.yaml and the images are held against
+GPU_STAGES = {name for name, spec in stages().items() if spec.gpu}
+LLM_STAGES = {name for name, spec in stages().items() if spec.llm}
 BIN = Path(sys.executable).parent
 
 
@@ -71,6 +74,7 @@ def test_compose_matches_the_compose_spec_and_the_check_can_fail(tmp_path):
 
 def test_every_stage_has_a_service_and_exactly_the_gpu_stages_reserve_gpus(compose):
     services = compose["services"]
+    assert set(services) == {*STAGES, "llm", "llm-cpu"}  # a service per declared stage, and the LLM servers
     for stage in STAGES:
         assert services[stage]["image"] == f"tube2lora/{stage}"
         assert services[stage]["build"]["args"]["STAGE"] == stage
@@ -98,7 +102,7 @@ def test_only_llm_users_see_the_api_key(compose):
         return "TUBE2LORA_LLM_API_KEY" in names or "TUBE2LORA_LLM_API_KEY" in str(service.get("entrypoint"))
 
     users = {name for name, service in compose["services"].items() if sees_key(service)}
-    assert users == {"normalize", "generate", "evaluate", "llm", "llm-cpu"}
+    assert users == LLM_STAGES | {"llm", "llm-cpu"}
     # compose-time `${VAR:?}` would make every service (every `docker compose run`) require the key;
     # only the servers' own shells (`$${...:?}`) may insist on it
     assert not re.search(r"(?<!\$)\$\{\w+:?\?", (REPO / "compose.yaml").read_text())

@@ -27,14 +27,16 @@ import pytest
 import yaml
 from harness import REPO
 
+from tube2lora_shared.pipeline import stage_names
+
 pytestmark = pytest.mark.docker
 
 CACHE = Path(os.environ.get("TUBE2LORA_DOCKER_CACHE") or Path.home() / ".cache" / "tube2lora" / "docker")
 ROOTFS_TAR = CACHE / "bookworm-minbase-python3.tar"
 BASE_IMAGE = "tube2lora-test/base:bookworm"
 # the CPU images, and transcribe's (its CUDA base swapped for the same local base: CTranslate2 runs on CPU)
-IMAGES = ["download", "transcribe", "normalize", "analyze", "filter", "generate"]
-CHAIN = ["download", "transcribe", "normalize", "analyze", "filter"]
+CHAIN = list(stage_names()[: stage_names().index("filter") + 1])  # download ... filter
+IMAGES = [*CHAIN, "generate"]
 INSTALL = "install it with `apt-get install docker.io debootstrap` (as root)"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import typing
 
 import yaml
@@ -10,10 +9,10 @@ from harness import REPO
 from pydantic import BaseModel
 
 from tube2lora_shared.config import InputConfig, LLMConfig, PathsConfig, PipelineConfig, load_config
-from tube2lora_shared.pipeline import STAGES
+from tube2lora_shared.pipeline import stages
 
 SECTIONS = {"pipeline": PipelineConfig, "paths": PathsConfig, "input": InputConfig, "llm": LLMConfig}
-SECTIONS |= {stage: importlib.import_module(f"tube2lora_{stage}.cli").SPEC.section for stage in STAGES}
+SECTIONS |= {name: spec.section for name, spec in stages().items()}
 
 
 def _model(annotation) -> type[BaseModel] | None:

@@ -9,6 +9,7 @@ from pydantic import Field
 from tube2lora_shared.config import Section, load_config
 from tube2lora_shared.jsonl import write_jsonl
 from tube2lora_shared.lifecycle import StageSpec, run_stage
+from tube2lora_shared.pipeline import spec_of
 from tube2lora_shared.lock import RunLock
 from tube2lora_shared.manifest import read_manifest
 from tube2lora_shared.records import Video
@@ -37,7 +38,8 @@ def toy_stage(name="download", calls=None):
             ctx.metric(id=f"v{i}", bytes=i + 1)
         write_jsonl(ctx.out_dir / "videos.jsonl", videos)
 
-    return StageSpec(name=name, package="tube2lora-shared", section=ToySection, run=run)
+    return StageSpec(name=name, package="tube2lora-shared", section=ToySection, run=run,
+                     upstream=spec_of(name).upstream)
 
 
 def test_publish_writes_outputs_manifest_and_run_json(recipe):

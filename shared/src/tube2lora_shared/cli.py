@@ -3,11 +3,13 @@
     tube2lora status --config configs/sample.yaml    stages, counts, durations, errors
     tube2lora run-dir --config configs/sample.yaml   the run directory (Make computes targets with it)
     tube2lora summary --config configs/sample.yaml   where the adapter, datasets and report are; headline numbers
+    tube2lora stages [--make | --json]               the stage graph the installed stage packages declare
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from .config import load_config
 from .errors import UsageError
 from rich.console import Console
 from .manifest import read_manifest
-from .pipeline import STAGES
+from .pipeline import describe, make_include, stage_names, stages
 from .rundir import RunDir
 from .summary import summary_lines
 
@@ -70,7 +72,7 @@ def status(config_path: Path) -> None:
     for column in ("stage", "status", "success", "cached", "skipped", "failed", "seconds", "last error"):
         table.add_column(column, justify="right" if column in ("success", "cached", "skipped", "failed",
                                                                "seconds") else "left")
-    for stage in STAGES:
+    for stage in stage_names():
         entry = stages.get(stage, {})
         manifest = read_manifest(run.stage_dir(stage))
         state = entry.get("status") or ("succeeded" if manifest else "not run")
@@ -86,7 +88,7 @@ def status(config_path: Path) -> None:
                       (entry.get("last_error") or "")[:120])
     out.print(table, soft_wrap=False)
     usage: dict[str, float] = {}
-    for stage in STAGES:
+    for stage in stage_names():
         manifest = read_manifest(run.stage_dir(stage))
         for key, value in (manifest.token_usage if manifest else {}).items():
             usage[key] = usage.get(key, 0) + value
@@ -104,6 +106,27 @@ def summary(config_path: Path) -> None:
     """Where the run's adapter, datasets and report are, with the headline numbers."""
     for line in summary_lines(_run_dir(config_path)):
         click.echo(line)
+
+
+@main.command("stages")
+@click.option("--make", "as_make", is_flag=True, help="As Make variables and help lines (the Makefile's include).")
+@click.option("--json", "as_json", is_flag=True, help="As JSON: each stage's declaration.")
+def stages_command(as_make: bool, as_json: bool) -> None:
+    """The stages in pipeline order, with what each reads and needs."""
+    try:
+        graph = stages()
+    except UsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if as_make:
+        click.echo(make_include(), nl=False)
+    elif as_json:
+        click.echo(json.dumps([describe(spec) for spec in graph.values()], indent=2))
+    else:
+        for name, spec in graph.items():
+            needs = ", ".join(need for need, flag in (("LLM", spec.llm), ("GPU", spec.gpu)) if flag)
+            click.echo(f"{name:<11} <- {', '.join(spec.upstream) or '(the input URLs)'}"
+                       + (f"  [{needs}]" if needs else "") + f"  {spec.description}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import UsageError
 from .hashing import sha256_file
-from .pipeline import STAGES
+from .pipeline import partial_install, stage_names
 
 COMMON_SECTIONS = ("pipeline", "paths", "input", "llm")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -223,9 +223,9 @@ def load_config(path: Path | str) -> Config:
     raw = raw or {}
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: the top level must be a mapping of sections")
-    known = COMMON_SECTIONS + STAGES
+    known = COMMON_SECTIONS + stage_names()
     for key in raw:
-        if key not in known:
+        if key not in known and not partial_install():
             raise UsageError(f"{key}: unknown section; expected one of {', '.join(known)}")
     base = path.resolve().parent
     files: dict[str, FileRef] = {}

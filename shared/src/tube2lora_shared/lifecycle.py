@@ -14,13 +14,11 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
-
-from pydantic import BaseModel
 
 from .cache import Cache
 from .config import Config, load_config
@@ -32,27 +30,12 @@ from .jsonl import append_jsonl
 from .lock import RunLock
 from .logs import setup_logging
 from .manifest import MANIFEST, ItemStatus, Manifest, describe_outputs, manifest_json, read_manifest
-from .pipeline import upstream_of
+from .pipeline import StageSpec
 from .progress import track
 from .rundir import RunDir, now_iso
 
 T = TypeVar("T")
 EPOCH = 0  # mtime given to a manifest with retryable failures, so Make runs the stage again
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    package: str  # the stage's distribution, e.g. "tube2lora-download"
-    section: type[BaseModel]  # the model of the config section the stage owns
-    run: Callable[["StageContext"], None]
-    reads: tuple[str, ...] = ()  # common sections its output depends on, e.g. ("input",)
-    libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
-    also_reads: tuple[str, ...] = ()  # earlier stages it reads besides the one just before it
-
-    @property
-    def upstream(self) -> tuple[str, ...]:
-        return (*upstream_of(self.name), *self.also_reads)
 
 
 @dataclass(frozen=True)
@@ -165,7 +148,7 @@ def _run_worker(spec: StageSpec, config_path: Path, force: bool, verbose: bool) 
         with tempfile.TemporaryDirectory(prefix=f"tube2lora-{spec.name}-rank") as scratch:
             ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), Path(scratch) / "work",
                                upstream, force, False, log, False, inputs["input_hash"])
-            spec.run(ctx)
+            spec.execute(ctx)
         return 0
     except (UsageError, StageError) as exc:
         log.error("%s", exc)
@@ -222,7 +205,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     run.update_stage(spec.name, status="running", pid=os.getpid(), started_at=started, last_error=None)
     log.info("%s: starting in run %s", spec.name, run.id)
     try:
-        spec.run(ctx)
+        spec.execute(ctx)
         _check_failure_policy(ctx, config)
     except BaseException as exc:
         message = _failure_message(spec, exc, run)
@@ -263,7 +246,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
 def _estimate(ctx: StageContext, staging: Path) -> int:
     """Walk the stage with the LLM client in estimate mode; report, publish nothing."""
     try:
-        ctx.spec.run(ctx)
+        ctx.spec.execute(ctx)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     usage = ctx.token_usage

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .manifest import read_manifest
-from .pipeline import STAGES
+from .pipeline import stage_names
 from .rundir import RunDir
 
 PLAIN = ("success", "cached", "skipped", "failed")
@@ -38,7 +38,7 @@ def _show(path: Path) -> str:
 
 
 def summary_lines(run: RunDir) -> list[str]:
-    manifests = {stage: read_manifest(run.stage_dir(stage)) for stage in STAGES}
+    manifests = {stage: read_manifest(run.stage_dir(stage)) for stage in stage_names()}
     lines = [f"run {run.id}: {_show(run.root)}"]
     missing = [s for s, m in manifests.items() if m is None]
     if missing:

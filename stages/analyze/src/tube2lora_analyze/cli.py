@@ -1,17 +1,17 @@
 """`tube2lora-analyze --config FILE [--force]`: per-video profiles for the filter."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import AnalyzeConfig
-from .run import run
 
 SPEC = StageSpec(
     name="analyze",
     package="tube2lora-analyze",
     section=AnalyzeConfig,
-    run=run,
-    also_reads=("transcribe", "download"),
+    run="tube2lora_analyze.run:run",
+    description="per-video profiles: tokens, readability, lexical, confidence, quality",
+    upstream=("normalize", "transcribe", "download"),
     libraries=("mistral-common", "tiktoken", "textstat", "py3langid", "datasketch"),
 )
 

@@ -1,16 +1,17 @@
 """`tube2lora-download --config FILE [--force] [--retry-failed]`: list and fetch the creator's videos."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import DownloadConfig
-from .run import run
 
 SPEC = StageSpec(
     name="download",
     package="tube2lora-download",
     section=DownloadConfig,
-    run=run,
+    run="tube2lora_download.run:run",
+    description="fetch the channel's media and metadata with yt-dlp",
+    upstream=(),
     reads=("input",),
     libraries=("yt-dlp",),
 )

