@@ -12,13 +12,14 @@ from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
 from tube2lora_shared.lifecycle import StageContext
-from tube2lora_shared.llm import TRANSIENT, LLMError
+from tube2lora_shared.llm import TRANSIENT, Answer, LLMError
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Chunk, Normalized, Transcript
-from tube2lora_shared.textstats import profile, similarity, words
+from tube2lora_shared.textstats import profile, similarity
 
 from .chunking import Draft, chunk
 from .config import NormalizeConfig
+from .guard import guard
 from .prompting import PLACEHOLDERS, Job, question
 
 
@@ -37,8 +38,8 @@ def run(ctx: StageContext) -> None:
         answers = client.ask_all([question(template, job, cfg.temperature, ctx.config.llm.structured_output)
                                   for job in jobs], "chunks")
         if jobs and all(isinstance(a, LLMError) and a.reason in TRANSIENT for a in answers):
-            raise StageError(f"no chunk could be normalized: the LLM endpoint {client.base_url} failed every "
-                             f"request ({answers[0]}); finished answers are cached")
+            raise StageError(f"no chunk could be normalized: the LLM endpoint failed every request ({answers[0]}); "
+                             "finished answers are cached")
         by_video: dict[str, list[Chunk]] = {}
         for job, answer in zip(jobs, answers):
             by_video.setdefault(job.transcript.id, []).append(_chunk(ctx, cfg, job.draft, answer))
@@ -46,20 +47,10 @@ def run(ctx: StageContext) -> None:
     write_jsonl(ctx.out_dir / "normalized.jsonl", results)
 
 
-def _chunk(ctx: StageContext, cfg: NormalizeConfig, draft: Draft, answer) -> Chunk:
-    base = dict(index=draft.index, start=draft.start, end=draft.end, source=draft.text)
-    if isinstance(answer, LLMError) or answer.value is None:
-        reason = answer.reason if isinstance(answer, LLMError) else "estimate"
-        ctx.counts[f"chunks_kept_source_{reason}"] += 1
-        return Chunk(**base, text=draft.text, kept_source=reason)
-    cleaned = answer.value
-    sim = round(similarity(draft.text, cleaned), 4)
-    ratio = round(len(words(cleaned)) / max(1, len(words(draft.text))), 4)
-    if sim < cfg.min_similarity or not cfg.min_length_ratio <= ratio <= cfg.max_length_ratio:
-        ctx.counts["chunks_kept_source_drift"] += 1
-        return Chunk(**base, text=draft.text, kept_source="drift", similarity=sim, length_ratio=ratio)
-    ctx.counts["chunks_cleaned"] += 1
-    return Chunk(**base, text=cleaned, similarity=sim, length_ratio=ratio)
+def _chunk(ctx: StageContext, cfg: NormalizeConfig, draft: Draft, answer: Answer | LLMError) -> Chunk:
+    found = guard(draft, answer, cfg)
+    ctx.counts[f"chunks_kept_source_{found.kept_source}" if found.kept_source else "chunks_cleaned"] += 1
+    return found
 
 
 def _finish(ctx: StageContext, t: Transcript, chunks: list[Chunk], model: str, template: PromptTemplate) -> Normalized:
