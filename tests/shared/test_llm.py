@@ -14,7 +14,7 @@ from tube2lora_shared.cache import Cache
 from tube2lora_shared.config import LLMConfig
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.llm import LLMClient, LLMError, LLMServerDied, Question
-from tube2lora_shared.llm_server import STATUS_ENV
+from tube2lora_shared.llm_server import STATUS_ENV, ServerExit, server_exit
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
           "additionalProperties": False}
@@ -218,8 +218,12 @@ def test_a_dead_server_stops_everything_at_the_first_refusal(tmp_path, monkeypat
 
 
 def test_a_server_status_file_only_counts_once_it_exists(tmp_path, monkeypatch):
-    monkeypatch.setenv(STATUS_ENV, str(tmp_path / "not-written-yet.json"))
+    status = tmp_path / "not-written-yet.json"
+    monkeypatch.setenv(STATUS_ENV, str(status))
     config = LLMConfig(base_url=closed_port_url(), model="m", backoff_s=0.01, max_attempts=2)
     [error] = LLMClient(config, None, Cache(tmp_path), logging.getLogger("t"), Counter()).ask_all(
         [question("hi")], "test")
     assert isinstance(error, LLMError) and error.reason == "connection"  # a plain refusal, item by item
+    ServerExit(what="llama.cpp server", pid=7, returncode=1, log=None).write(status)  # what a supervisor calls
+    assert server_exit().describe("generate") == ("the LLM server process died (exit 1) during generate "
+                                                  "(llama.cpp server, pid 7); re-run (finished answers are cached)")

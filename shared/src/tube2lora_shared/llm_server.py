@@ -6,7 +6,7 @@ file it writes only after the server process exited unexpectedly:
     {"what": "llama.cpp server (SmolLM2-135M-Instruct)", "pid": 4242, "returncode": -11,
      "signal": "SIGSEGV", "log": "/run/logs/llm-server.log", "log_tail": ["...", "..."]}
 
-The LLM client reads it on a connection error, before waiting to retry: a dead server makes the whole
+`ServerExit(...).write(path)` writes it. The LLM client reads it on a connection error, before waiting to retry: a dead server makes the whole
 stage stop with one line that says so, instead of every item failing with "connection refused".
 """
 
@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+
+from .files import write_text_atomic
 
 STATUS_ENV = "TUBE2LORA_LLM_SERVER_STATUS"
 TAIL_LINES = 5
@@ -40,7 +42,11 @@ class ServerExit(BaseModel):
             line += f"; last lines of its log {self.log or ''}: " + " | ".join(tail)
         elif self.log:
             line += f"; its log: {self.log}"
-        return line + "; see that log, then re-run (finished answers are cached)"
+        return line + ("; see that log, then re-run" if self.log else "; re-run") + " (finished answers are cached)"
+
+    def write(self, path: Path) -> None:
+        """For the supervisor: publish the report atomically, so a reader never sees half of it."""
+        write_text_atomic(path, self.model_dump_json(indent=1))
 
 
 def server_exit() -> ServerExit | None:
