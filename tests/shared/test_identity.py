@@ -1,7 +1,7 @@
 import shutil
 
 from tube2lora_shared.config import load_config
-from tube2lora_shared.identity import run_id
+from tube2lora_shared.identity import run_id, section_hash
 
 RECIPE = """\
 # the sample recipe
@@ -54,3 +54,13 @@ def test_a_changed_prompt_file_gives_a_new_id(tmp_path):
     before = run_id(load_config(tmp_path / "r.yaml"))
     (tmp_path / "talk.yaml").write_text("system: You are the creator, briefly.\n")
     assert run_id(load_config(tmp_path / "r.yaml")) != before
+
+
+def test_how_patiently_the_llm_is_asked_is_not_part_of_the_identity(tmp_path):
+    llm = "llm:\n  model: m\n  concurrency: 8\n  timeout_s: 120\n  max_attempts: 4\n  backoff_s: 1\n  max_backoff_s: 60\n"
+    base = make(tmp_path / "a", RECIPE + llm)
+    patient = make(tmp_path / "b", RECIPE + "llm:\n  model: m\n  concurrency: 1\n  timeout_s: 600\n  max_attempts: 9\n"
+                   "  backoff_s: 5\n  max_backoff_s: 300\n")
+    assert run_id(patient) == run_id(base) == run_id(make(tmp_path / "c", RECIPE + "llm:\n  model: m\n"))
+    assert section_hash(patient, ("normalize", "llm")) == section_hash(base, ("normalize", "llm"))
+    assert run_id(make(tmp_path / "d", RECIPE + llm.replace("model: m", "model: other"))) != run_id(base)

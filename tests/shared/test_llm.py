@@ -13,7 +13,8 @@ from fakes.openai_server import FakeOpenAI
 from tube2lora_shared.cache import Cache
 from tube2lora_shared.config import LLMConfig
 from tube2lora_shared.errors import UsageError
-from tube2lora_shared.llm import LLMClient, LLMError
+from tube2lora_shared.llm import LLMClient, LLMError, LLMServerDied, Question
+from tube2lora_shared.llm_server import STATUS_ENV, ServerExit, server_exit
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
           "additionalProperties": False}
@@ -26,17 +27,18 @@ def parse(text: str) -> str:
         raise ValueError(f"not the JSON object asked for ({exc})") from None
 
 
-def client(tmp_path, server, usage=None, **cfg) -> LLMClient:
+def client(tmp_path, server, usage=None, estimate=False, **cfg) -> LLMClient:
     config = LLMConfig(base_url=server.base_url, model="fake-model", backoff_s=0.01, **cfg)
     return LLMClient(config, None, Cache(tmp_path / "cache"), logging.getLogger("test"),
-                     usage if usage is not None else Counter())
+                     usage if usage is not None else Counter(), estimate=estimate)
+
+
+def question(text: str) -> Question:
+    return Question([{"role": "user", "content": f"<transcript>{text}</transcript>"}], parse, schema=SCHEMA)
 
 
 def ask_all(llm: LLMClient, texts: list[str]):
-    def ask(text):
-        return llm.ask([{"role": "user", "content": f"<transcript>{text}</transcript>"}], parse, schema=SCHEMA)
-
-    return llm.map(texts, ask, "test")
+    return llm.ask_all([question(text) for text in texts], "test")
 
 
 def test_concurrency_and_cache(tmp_path):
@@ -128,9 +130,7 @@ def test_llama_cpp_schemas_keep_string_lengths_it_can_compile():
 def test_estimate_mode_asks_nothing(tmp_path):
     usage = Counter()
     with FakeOpenAI() as server:
-        llm = client(tmp_path, server, usage)
-        llm.estimate = True
-        answers = ask_all(llm, ["one", "two", "three"])
+        answers = ask_all(client(tmp_path, server, usage, estimate=True), ["one", "two", "three"])
         assert server.total == 0 and [a.value for a in answers] == [None] * 3
         assert usage["estimated_requests"] == 3 and usage["estimated_prompt_tokens"] > 0
 
@@ -166,3 +166,64 @@ def test_the_endpoint_can_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("T2L_TEST_URL", "https://api.example.com/v1")
     with pytest.raises(UsageError, match="https://api.example.com/v1 is not a loopback endpoint"):
         LLMClient(cfg, None, Cache(tmp_path), logging.getLogger("t"), Counter())
+
+
+def test_a_session_is_what_asks(tmp_path):
+    import asyncio
+
+    async def two_sessions(llm):
+        async with llm.session() as first:
+            one = await first.ask(question("um one"))
+        async with llm.session() as second:  # a new pool; the first one's answer is now a cache hit
+            return one, await second.ask(question("um one")), await second.ask(question("uh two"))
+
+    with FakeOpenAI() as server:
+        llm = client(tmp_path, server)
+        one, again, two = asyncio.run(two_sessions(llm))
+        assert (one.value, one.cached, again.cached, two.value) == ("one", False, True, "two") and server.total == 2
+    assert not hasattr(llm, "ask")  # asking needs a session: the client alone holds no connection
+
+
+def closed_port_url() -> str:
+    with FakeOpenAI() as server:
+        return server.base_url  # nothing listens there once the server is shut
+
+
+def test_a_refused_connection_names_the_url_and_what_to_check(tmp_path, monkeypatch):
+    monkeypatch.delenv(STATUS_ENV, raising=False)
+    config = LLMConfig(base_url=closed_port_url(), model="m", backoff_s=0.01, max_attempts=2)
+    [error] = LLMClient(config, None, Cache(tmp_path), logging.getLogger("t"), Counter()).ask_all(
+        [question("hi")], "test")
+    assert isinstance(error, LLMError) and error.reason == "connection"
+    assert f"could not connect to the LLM server at {config.base_url} after 2 attempts" in str(error)
+    assert "is it running" in str(error) and "llm.base_url" in str(error)
+
+
+def test_a_dead_server_stops_everything_at_the_first_refusal(tmp_path, monkeypatch):
+    status = tmp_path / "llm-server.status.json"
+    status.write_text(json.dumps({"what": "llama.cpp server (SmolLM2-135M-Instruct)", "pid": 4242, "returncode": -11,
+                                  "signal": "SIGSEGV", "log": "/x/llm-server.log",
+                                  "log_tail": ["llama_new_context_with_model: n_ctx = 2048", "Segmentation fault"]}))
+    monkeypatch.setenv(STATUS_ENV, str(status))
+    usage = Counter()
+    config = LLMConfig(base_url=closed_port_url(), model="m", backoff_s=60, max_attempts=4, concurrency=1)
+    llm = LLMClient(config, None, Cache(tmp_path), logging.getLogger("t"), usage, stage="normalize")
+    with pytest.raises(LLMServerDied) as died:
+        llm.ask_all([question(f"hi {i}") for i in range(5)], "test")
+    message = str(died.value)
+    assert message.startswith("the LLM server process died (SIGSEGV, exit -11) during normalize")
+    assert "last lines of its log /x/llm-server.log: llama_new_context_with_model: n_ctx = 2048 | Segmentation fault" \
+        in message and "re-run" in message and "\n" not in message
+    assert usage["requests"] == 1 and usage["retries"] == 0  # no backoff waited, no other question asked
+
+
+def test_a_server_status_file_only_counts_once_it_exists(tmp_path, monkeypatch):
+    status = tmp_path / "not-written-yet.json"
+    monkeypatch.setenv(STATUS_ENV, str(status))
+    config = LLMConfig(base_url=closed_port_url(), model="m", backoff_s=0.01, max_attempts=2)
+    [error] = LLMClient(config, None, Cache(tmp_path), logging.getLogger("t"), Counter()).ask_all(
+        [question("hi")], "test")
+    assert isinstance(error, LLMError) and error.reason == "connection"  # a plain refusal, item by item
+    ServerExit(what="llama.cpp server", pid=7, returncode=1, log=None).write(status)  # what a supervisor calls
+    assert server_exit().describe("generate") == ("the LLM server process died (exit 1) during generate "
+                                                  "(llama.cpp server, pid 7); re-run (finished answers are cached)")

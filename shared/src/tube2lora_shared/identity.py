@@ -1,8 +1,8 @@
 """Run identity: a readable prefix plus a hash of the content that defines the run.
 
 The hash covers the parsed config (so comments, whitespace and key order don't count), minus the
-`paths` section (where a run lives is not what it is), with every referenced file replaced by its
-content hash. The same recipe therefore maps to the same `runs/<run_id>/` from any checkout path, and
+`paths` section (where a run lives is not what it is) and the operational LLM settings (how fast and how
+patiently the endpoint is asked: `OPERATIONAL`), with every referenced file replaced by its content hash. The same recipe therefore maps to the same `runs/<run_id>/` from any checkout path, and
 Make can compute target paths; any content change, a prompt file's included, gives a new run.
 """
 
@@ -13,6 +13,10 @@ from typing import Any
 
 from .config import Config
 from .hashing import sha256_json
+
+# Settings that change how work is done, never what it produces: they leave the run id and every stage's
+# input hash (like `paths`, and the endpoint URL that `llm.base_url_env` names: only the name counts).
+OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s")}
 
 
 def identity_document(config: Config) -> dict[str, Any]:
@@ -28,7 +32,12 @@ def identity_document(config: Config) -> dict[str, Any]:
             return [strip(item, f"{dotted}[{i}]") for i, item in enumerate(node)]
         return node
 
-    return {key: strip(value, key) for key, value in config.data.items() if key != "paths"}
+    def operational(key: str, value: Any) -> Any:
+        if key in OPERATIONAL and isinstance(value, dict):
+            return {k: v for k, v in value.items() if k not in OPERATIONAL[key]}
+        return value
+
+    return {key: strip(operational(key, value), key) for key, value in config.data.items() if key != "paths"}
 
 
 def run_id(config: Config) -> str:

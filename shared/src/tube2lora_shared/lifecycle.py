@@ -27,6 +27,7 @@ from .files import write_text_atomic
 from .hashing import sha256_json
 from .identity import section_hash
 from .jsonl import append_jsonl
+from .llm import LLMClient
 from .lock import RunLock
 from .logs import setup_logging
 from .manifest import MANIFEST, ItemStatus, Manifest, describe_outputs, manifest_json, read_manifest
@@ -90,6 +91,12 @@ class StageContext:
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
         return track(items, f"{self.spec.name}: {description}", total)
+
+    def llm(self, model: str | None = None) -> LLMClient:
+        """The LLM client for this stage: the `llm` section's endpoint, `model` or llm.model, the run's cache,
+        log and token books; in estimate mode it asks nothing (cache misses are counted instead)."""
+        return LLMClient(self.config.llm, model, self.cache, self.log, self.token_usage, estimate=self.estimate,
+                         stage=self.spec.name)
 
 
 def versions(names: Iterable[str]) -> dict[str, str]:

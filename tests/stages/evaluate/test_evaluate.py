@@ -147,3 +147,32 @@ def test_llm_judge_swaps_positions(tmp_path):
             assert result["comparisons"] == 8 and server.total == 8
             assert result["adapter_win_rate"] == expected
     assert result["ties"] == 4  # a judge that always says "A" is pure position bias: every pair ties
+
+
+def test_estimate_asks_nothing_and_loads_no_model(recipe, capfd):
+    from fakes.openai_server import FakeOpenAI
+
+    chats = [ChatExample(messages=[{"role": "user", "content": f"What about the chain, question {c}?"},
+                                   {"role": "assistant", "content": "One drop per roller. No drama."}],
+                         provenance=Provenance(generator="talk_as_creator", generator_version="0.1.0", prompt="p",
+                                               model="m", video_id=f"vid{v}", chunk_index=c, start=0, end=30,
+                                               source_sha256="0" * 64))
+             for v in range(3) for c in range(3)]
+    with FakeOpenAI(responder=lambda body: '{"winner": "B"}') as server:
+        path = recipe(train={"base_model": "/nonexistent/base-model", "tokenizer": "mistral:v3"},
+                      evaluate={"judge": True, "judge_samples": 4}, llm={"base_url": server.base_url, "model": "judge"})
+        publish_records(path, "normalize", "normalized.jsonl",
+                        [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(3)])
+        publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats,
+                        files={"dataset_manifest.json": json.dumps({"creator": "Toby"})})
+        publish_records(path, "train", "placeholder.jsonl", [], files={
+            "split.json": json.dumps({"train": ["vid0"], "eval": ["vid1", "vid2"]}),
+            "training_metrics.json": json.dumps({"steps": 1})})
+        capfd.readouterr()
+        assert run_stage(EVALUATE, path, estimate=True) == 0
+        err = capfd.readouterr().err
+        assert server.total == 0 and "evaluate estimate: 8 LLM call(s) to make" in err  # 4 of 6 held-out chats, 2 orders
+        stage = RunDir.for_config(load_config(path)).stage_dir("evaluate")
+        assert not stage.exists()
+        assert run_stage(EVALUATE, path) == 1  # for real, the base model cannot load: the estimate never tried
+        assert "/nonexistent/base-model" in capfd.readouterr().err and server.total == 0

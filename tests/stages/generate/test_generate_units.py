@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from tube2lora_generate.config import BriefGates, TalkGates
@@ -72,3 +74,69 @@ def test_delimited_answers_when_no_schema_is_enforced():
     assert [t["role"] for t in parse_conversation(text, 2)] == ["user", "assistant", "user", "assistant"]
     assert parse_conversation(text, 2)[1]["content"] == "Snug, then a quarter turn."
     assert parse_edit("<<<OUTPUT>>>\nTighter text.\n<<<END>>>") == "Tighter text."
+
+
+def planned(**generate):
+    from tube2lora_generate.config import GenerateConfig
+    from tube2lora_generate.tasks import plan
+    from tube2lora_shared.records import Chunk, Normalized
+
+    cfg = GenerateConfig(**{"talk_as_creator": {"prompt_file": "t.yaml"},
+                            "editorial_rewrite": {"enabled": True, "prompt_file": "e.yaml"}, **generate})
+    long, short = " ".join(SOURCE.split() * 3), "Too short to ask about."
+    videos = {f"v{i}": Normalized(id=f"v{i}", status="success", channel="Fenwick Fixes Bikes", chunks=[
+        Chunk(index=c, start=0, end=1, source=text.upper(), text=text) for c, text in enumerate((long, short, long))])
+        for i in range(2)}
+    return cfg, videos, plan(cfg, ["v0", "v1"], videos)
+
+
+def test_task_planning_skips_short_chunks_and_rotates_briefs():
+    cfg, _, tasks = planned()
+    assert [t.id for t in tasks[:4]] == ["talk_as_creator:v0:0", "editorial_rewrite:v0:0:cleanup_filler",
+                                         "talk_as_creator:v0:2", "editorial_rewrite:v0:2:expand_with_examples"]
+    assert len(tasks) == 8 and not any(t.chunk.index == 1 for t in tasks)  # the short chunk asks nothing
+    assert all(t.source == t.chunk.text for t in tasks)  # edits start from the normalized text by default
+    _, _, raw = planned(editorial_rewrite={"enabled": True, "prompt_file": "e.yaml", "input": "raw"},
+                        talk_as_creator={"enabled": False})
+    assert {t.generator for t in raw} == {"editorial_rewrite"} and all(t.source == t.chunk.source for t in raw)
+
+
+def test_gating_turns_answers_into_examples_rejections_and_retries():
+    from tube2lora_generate.decisions import decide
+    from tube2lora_shared.llm import Answer, LLMError
+    from tube2lora_shared.prompts import PromptTemplate
+
+    cfg, videos, tasks = planned(talk_as_creator={"prompt_file": "t.yaml", "gates": {"min_answer_words": 5}},
+                                 editorial_rewrite={"enabled": False})
+    templates = {"talk_as_creator": PromptTemplate(name="talk-v1", system="s", user="u")}
+    pasted = [GOOD[0], {"role": "assistant", "content": tasks[1].source}]
+    answers = [Answer(GOOD, "...", cached=False), Answer(pasted, "...", cached=True),
+               LLMError("connection", "refused"), LLMError("unparsable", "twice")]
+    found = decide(tasks, answers, cfg, "Toby", templates, "m")
+    assert found.accepted == 1 and found.examples["talk_as_creator"][0].messages[0]["content"].startswith("You are Toby.")
+    assert found.counts == {"accepted_talk_as_creator": 1, "rejected_talk_as_creator_copied_source": 1,
+                            "rejected_talk_as_creator_connection": 1, "rejected_talk_as_creator_unparsable": 1}
+    assert found.retry_videos == {"v1"}  # only the transient error is asked again
+    assert [d["accepted"] for d in found.decisions] == [True, False, False, False]
+    assert found.candidates[2]["error"] == "refused" and found.candidates[1]["cached"] is True
+
+
+def test_the_question_follows_the_endpoint_and_the_task():
+    from pathlib import Path
+
+    from tube2lora_generate.prompting import load_templates, question
+
+    prompts = Path(__file__).resolve().parents[3] / "configs" / "prompts"
+    cfg, _, tasks = planned(talk_as_creator={"prompt_file": str(prompts / "talk_as_creator.yaml"), "turn_pairs": 1},
+                            editorial_rewrite={"enabled": True, "prompt_file": str(prompts / "editorial_rewrite.yaml")})
+    templates = load_templates(cfg)
+    talk = question(tasks[0], templates["talk_as_creator"], "Toby", cfg, "json_schema")
+    assert talk.messages[-1]["content"].endswith("Answer with the JSON object only.")
+    assert talk.schema["properties"]["messages"]["minItems"] == 2 and talk.temperature == 0.7
+    assert talk.parse("USER: Hi?\nASSISTANT: Hey.") == [{"role": "user", "content": "Hi?"},
+                                                        {"role": "assistant", "content": "Hey."}]
+    asking = question(replace(tasks[0], clarify=True), templates["talk_as_creator"], "Toby", cfg, "json_schema")
+    assert "Toby asks the viewer one short clarifying question" in asking.messages[-1]["content"]
+    edit = question(tasks[1], templates["editorial_rewrite"], "Toby", cfg, "none")
+    assert edit.messages[-1]["content"].endswith("between a line <<<OUTPUT>>> and a line <<<END>>>, and nothing else.")
+    assert edit.max_tokens == len(tasks[1].source) // 2 + 300 and edit.parse("<<<OUTPUT>>>\nx\n<<<END>>>") == "x"

@@ -164,6 +164,35 @@ def test_endpoint_down_fails_the_stage_with_one_line(recipe, capfd):
     assert code == 1 and "no chunk could be normalized: the LLM endpoint" in err and "Traceback" not in err
 
 
+def test_a_dead_llm_server_is_named_in_one_line(recipe, capfd, monkeypatch, tmp_path):
+    status = tmp_path / "llm-server.status.json"
+    status.write_text(json.dumps({"what": "llama.cpp server (SmolLM2-135M-Instruct)", "pid": 4242, "returncode": -11,
+                                  "signal": "SIGSEGV", "log": "/x/llm-server.log",
+                                  "log_tail": ["llama_decode: starting", "Segmentation fault (core dumped)"]}))
+    monkeypatch.setenv("TUBE2LORA_LLM_SERVER_STATUS", str(status))
+    with FakeOpenAI() as server:
+        path = recipe_for(recipe, server)
+    # the server is gone now, and its supervisor said how it died
+    code = run_stage(NORMALIZE, path)
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if "the LLM server process died" in line]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err and outputs(path)[1] is None
+    assert "(SIGSEGV, exit -11) during normalize" in lines[0] and "Segmentation fault (core dumped)" in lines[0]
+    assert "no chunk could be normalized" not in err  # the stage stopped at once, not item by item
+
+
+def test_llm_operational_settings_keep_the_run_and_its_finished_stages(recipe):
+    with FakeOpenAI() as server:
+        path = recipe_for(recipe, server, concurrency=8)
+        assert run_stage(NORMALIZE, path) == 0
+        stage, manifest, _ = outputs(path)
+        asked = server.total
+        path = recipe_for(recipe, server, concurrency=2)  # the same recipe file, rewritten
+        assert RunDir.for_config(load_config(path)).stage_dir("normalize") == stage
+        assert run_stage(NORMALIZE, path) == 0
+        assert outputs(path)[1].finished_at == manifest.finished_at and server.total == asked  # current
+
+
 def test_estimate_spends_nothing(recipe, capfd):
     with FakeOpenAI() as server:
         path = recipe_for(recipe, server)

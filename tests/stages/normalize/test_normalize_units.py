@@ -70,3 +70,21 @@ def test_prompt_template_placeholders_are_checked_at_load(tmp_path):
         load_template(path, "normalize.prompt_file", {"creator", "text"})
     template = load_template(path, "normalize.prompt_file", {"creator", "text", "audience"})
     assert template.messages(creator="Toby", text="um hi", audience="all")[1]["content"] == "Clean um hi for all."
+
+
+def test_the_voice_guard_keeps_what_was_said():
+    from tube2lora_normalize.chunking import Draft
+    from tube2lora_normalize.config import NormalizeConfig
+    from tube2lora_normalize.guard import guard
+    from tube2lora_shared.llm import Answer, LLMError
+
+    cfg = NormalizeConfig(prompt_file="p.yaml")
+    source = "Um so the the chain needs, uh, one drop of lube on every roller, and then you wipe it off."
+    draft = Draft(index=3, start=1.0, end=9.0, text=source, context="")
+    cleaned = guard(draft, Answer("So the chain needs one drop of lube on every roller, and then you wipe it off.",
+                                  "...", cached=False), cfg)
+    assert cleaned.kept_source is None and cleaned.text.startswith("So the chain") and cleaned.similarity > 0.55
+    summary = guard(draft, Answer("A video about bikes.", "...", cached=False), cfg)
+    assert summary.kept_source == "drift" and summary.text == source and summary.length_ratio < 0.6
+    failed = guard(draft, LLMError("timeout", "timeout after 4 attempts"), cfg)
+    assert (failed.kept_source, failed.text, failed.index, failed.end) == ("timeout", source, 3, 9.0)

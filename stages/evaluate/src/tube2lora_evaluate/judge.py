@@ -3,9 +3,8 @@ answers' positions swapped, so a judge that always prefers one position scores a
 
 from __future__ import annotations
 
-import json
-
-from tube2lora_shared.llm import LLMClient, LLMError
+from tube2lora_shared.answers import json_object
+from tube2lora_shared.llm import LLMClient, LLMError, Question
 
 SCHEMA = {"type": "object", "properties": {"winner": {"type": "string", "enum": ["A", "B"]}},
           "required": ["winner"], "additionalProperties": False}
@@ -27,10 +26,9 @@ Which answer sounds more like {creator}: their words, phrasing and opinions? Rep
 
 
 def parse(text: str) -> str:
-    body = text[text.find("{"): text.rfind("}") + 1]
     try:
-        winner = json.loads(body)["winner"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        winner = json_object(text)["winner"]
+    except (ValueError, KeyError, TypeError):
         raise ValueError('expected {"winner": "A"} or {"winner": "B"}') from None
     if winner not in ("A", "B"):
         raise ValueError('winner must be "A" or "B"')
@@ -46,11 +44,9 @@ def judge(client: LLMClient, creator: str, reference: str, samples: list[dict]) 
             jobs.append((i, adapter_first, PROMPT.format(creator=creator, reference=reference[:3000],
                                                          question=s["prompt"], a=a, b=b)))
 
-    def ask(job):
-        return client.ask([{"role": "user", "content": job[2]}], parse, schema=SCHEMA, schema_name="verdict",
-                          temperature=0.0, max_tokens=20)
-
-    answers = client.map(jobs, ask, "judge")
+    answers = client.ask_all([Question([{"role": "user", "content": prompt}], parse, schema=SCHEMA,
+                                       schema_name="verdict", temperature=0.0, max_tokens=20)
+                              for _, _, prompt in jobs], "judge")
     verdicts: dict[int, list[str]] = {}
     failed = 0
     for (i, adapter_first, _), answer in zip(jobs, answers):

@@ -20,8 +20,6 @@ from tube2lora_train.chat import load_encoder
 from tube2lora_train.config import TrainConfig
 from tube2lora_train.models import resolve_base_model
 
-from tube2lora_shared.llm import LLMClient
-
 from . import scoring, style
 from .judge import judge
 from .config import EvaluateConfig
@@ -32,7 +30,6 @@ def run(ctx: StageContext) -> None:
     cfg: EvaluateConfig = ctx.section
     train_cfg = ctx.config.section("train", TrainConfig)
     base_name = train_cfg.base_model
-    train_cfg = train_cfg.model_copy(update={"base_model": resolve_base_model(base_name, ctx.cache.root)})
     split = json.loads((ctx.upstream["train"].dir / "split.json").read_text())
     eval_videos, train_videos = set(split["eval"]), set(split["train"])
     if not eval_videos:
@@ -43,6 +40,10 @@ def run(ctx: StageContext) -> None:
     reference = " ".join(texts[v] for v in sorted(eval_videos) if v in texts)
     phrases = style.signature_phrases({v: texts[v] for v in train_videos if v in texts}, cfg.phrase_words,
                                       cfg.phrase_min_videos, cfg.phrase_top)
+    if ctx.estimate:  # before any model is resolved or loaded
+        _estimate(ctx, cfg, chats, reference)
+        return
+    train_cfg = train_cfg.model_copy(update={"base_model": resolve_base_model(base_name, ctx.cache.root)})
     encoder = load_encoder(train_cfg.tokenizer, train_cfg.base_model)
     adapter = ctx.run.root / "artifacts" / "train" / "adapter"
     model = scoring.load(train_cfg.base_model, str(adapter))
@@ -73,8 +74,7 @@ def run(ctx: StageContext) -> None:
     creator = datasets.get("creator", "the creator")
     verdict = None
     if cfg.judge:
-        client = LLMClient(ctx.config.llm, cfg.judge_model, ctx.cache, ctx.log, ctx.token_usage)
-        verdict = judge(client, creator, reference, pairs[: cfg.judge_samples])
+        verdict = judge(ctx.llm(cfg.judge_model), creator, reference, pairs[: cfg.judge_samples])
     evaluation = {
         "creator": creator, "judge": verdict, "data": _data(datasets, ctx.upstream["train"].dir),
         "base_model": base_name, "adapter": "artifacts/train/adapter",
@@ -91,6 +91,21 @@ def run(ctx: StageContext) -> None:
         ctx.record(video, "success")
     ctx.log.info("chat perplexity base %s -> adapter %s; report: %s", perplexity["chats"]["base"],
                  perplexity["chats"]["adapter"], ctx.run.stage_dir("evaluate") / "report.html")
+
+
+def _estimate(ctx: StageContext, cfg: EvaluateConfig, chats: list[ChatExample], reference: str) -> None:
+    """What --estimate can tell without loading a model: the judge's questions, counted with answers as long
+    as `max_new_tokens` allows (the answers are not generated, so none is found in the cache)."""
+    if not cfg.judge:
+        ctx.log.info("evaluate estimate: evaluate.judge is false, so nothing is asked of the LLM; no model loaded")
+        return
+    longest = " ".join(["word"] * cfg.max_new_tokens)
+    samples = [{"prompt": next(m["content"] for m in reversed(c.messages) if m["role"] == "user"),
+                "base": longest, "adapter": longest} for c in chats[: cfg.judge_samples]]
+    creator = _dataset_manifest(ctx.upstream["generate"].dir).get("creator", "the creator")
+    judge(ctx.llm(cfg.judge_model), creator, reference, samples)
+    ctx.log.info("evaluate estimate: the judge compares %d held-out answer pair(s) in both orders; no model loaded",
+                 len(samples))
 
 
 def _dataset_manifest(generated: Path) -> dict:

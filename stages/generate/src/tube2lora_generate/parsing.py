@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
+
+from tube2lora_shared.answers import json_object
 
 CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA_NAME = "conversation", "edit"
 
@@ -28,20 +29,6 @@ EDIT_SCHEMA = {"type": "object", "properties": {"output": {"type": "string", "mi
                "required": ["output"], "additionalProperties": False}
 
 
-def _json_block(text: str):
-    body = text.strip()
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
-    if fenced:
-        body = fenced.group(1).strip()
-    start, end = body.find("{"), body.rfind("}")
-    if start == -1 or end <= start:
-        raise ValueError("no JSON object in the answer")
-    try:
-        return json.loads(body[start:end + 1])
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the JSON is invalid ({exc.msg})") from None
-
-
 _ROLE_LINE = re.compile(r"^\s*\**(user|viewer|human|assistant|creator|gpt)\**\s*:\s*\**\s*", re.I | re.M)
 
 
@@ -57,7 +44,7 @@ def _role_lines(text: str) -> list[dict[str, str]]:
 def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
     """[{role, content}...] with exactly turn_pairs user/assistant pairs, user first, nothing empty."""
     try:
-        data = _json_block(text)
+        data = json_object(text)
     except ValueError:
         data = {"messages": _role_lines(text)}
     messages = data.get("messages") if isinstance(data, dict) else data
@@ -87,7 +74,7 @@ def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
 def parse_edit(text: str) -> str:
     if "<<<OUTPUT>>>" in text:
         return parse_delimited_edit(text)
-    data = _json_block(text)
+    data = json_object(text)
     output = data.get("output") if isinstance(data, dict) else None
     if not isinstance(output, str) or not output.strip():
         raise ValueError('expected {"output": "<the rewritten text>"}')

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
+
+from tube2lora_shared.answers import NoJSONObject, json_object, unfenced
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
           "required": ["text"], "additionalProperties": False}
@@ -19,26 +20,17 @@ _META = re.compile(
 
 def parse_clean(text: str) -> str:
     """The cleaned text from an answer; ValueError (with what to fix) otherwise."""
-    body = text.strip()
-    fenced = re.search(r"```(?:json|text)?\s*(.*?)```", body, re.S)
-    if fenced:
-        body = fenced.group(1).strip()
-    cleaned = None
+    body = unfenced(text)
     if OPEN in body:
-        inner = body.split(OPEN, 1)[1]
-        cleaned = inner.split(CLOSE, 1)[0].strip()
+        cleaned = body.split(OPEN, 1)[1].split(CLOSE, 1)[0].strip()
     else:
-        start, end = body.find("{"), body.rfind("}")
-        if start != -1 and end > start:
-            try:
-                value = json.loads(body[start:end + 1])
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"the JSON is invalid ({exc.msg})") from None
-            if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-                raise ValueError('the JSON object has no string field "text"')
-            cleaned = value["text"].strip()
-    if cleaned is None:
-        raise ValueError("no JSON object and no delimited block in the answer")
+        try:
+            value = json_object(body)
+        except NoJSONObject:
+            raise ValueError("no JSON object and no delimited block in the answer") from None
+        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+            raise ValueError('the JSON object has no string field "text"')
+        cleaned = value["text"].strip()
     if not cleaned:
         raise ValueError("the cleaned text is empty")
     first_line = cleaned.splitlines()[0]

@@ -8,28 +8,19 @@ is unusable, or drifts from the source (voice guard), keeps its source text with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
 from tube2lora_shared.lifecycle import StageContext
-from tube2lora_shared.llm import TRANSIENT, LLMClient, LLMError
+from tube2lora_shared.llm import TRANSIENT, Answer, LLMError
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Chunk, Normalized, Transcript
-from tube2lora_shared.textstats import profile, similarity, words
+from tube2lora_shared.textstats import profile, similarity
 
-from .answer import FORMAT_DELIMITED, FORMAT_JSON, SCHEMA, parse_clean
 from .chunking import Draft, chunk
 from .config import NormalizeConfig
-
-PLACEHOLDERS = {"creator", "title", "context", "text"}
-
-
-@dataclass(frozen=True)
-class Job:
-    transcript: Transcript
-    draft: Draft
+from .guard import guard
+from .prompting import PLACEHOLDERS, Job, question
 
 
 def run(ctx: StageContext) -> None:
@@ -40,24 +31,15 @@ def run(ctx: StageContext) -> None:
         results = [_passthrough(ctx, t) for t in transcripts]
     else:
         template = load_template(cfg.prompt_file, "normalize.prompt_file", PLACEHOLDERS)
-        client = LLMClient(ctx.config.llm, cfg.model, ctx.cache, ctx.log, ctx.token_usage, ctx.estimate)
+        client = ctx.llm(cfg.model)
         jobs = [Job(t, d) for t in transcripts
                 for d in chunk(t.segments, cfg.target_chars, cfg.max_chars, cfg.overlap_chars)]
         ctx.log.info("%d chunk(s) from %d transcript(s)", len(jobs), len(transcripts))
-        fmt = FORMAT_DELIMITED if ctx.config.llm.structured_output == "none" else FORMAT_JSON
-
-        def ask(job: Job):
-            messages = template.messages(creator=job.transcript.channel or "the creator",
-                                         title=job.transcript.title or "", context=job.draft.context or "(start)",
-                                         text=job.draft.text)
-            messages[-1]["content"] += "\n\n" + fmt
-            return client.ask(messages, parse_clean, schema=SCHEMA, schema_name="cleaned_transcript",
-                              temperature=cfg.temperature, max_tokens=len(job.draft.text) // 2 + 200)
-
-        answers = client.map(jobs, ask, "chunks")
+        answers = client.ask_all([question(template, job, cfg.temperature, ctx.config.llm.structured_output)
+                                  for job in jobs], "chunks")
         if jobs and all(isinstance(a, LLMError) and a.reason in TRANSIENT for a in answers):
-            raise StageError(f"no chunk could be normalized: the LLM endpoint {client.base_url} failed "
-                             f"({answers[0]}); is the server running? (finished answers are cached)")
+            raise StageError(f"no chunk could be normalized: the LLM endpoint failed every request ({answers[0]}); "
+                             "finished answers are cached")
         by_video: dict[str, list[Chunk]] = {}
         for job, answer in zip(jobs, answers):
             by_video.setdefault(job.transcript.id, []).append(_chunk(ctx, cfg, job.draft, answer))
@@ -65,20 +47,10 @@ def run(ctx: StageContext) -> None:
     write_jsonl(ctx.out_dir / "normalized.jsonl", results)
 
 
-def _chunk(ctx: StageContext, cfg: NormalizeConfig, draft: Draft, answer) -> Chunk:
-    base = dict(index=draft.index, start=draft.start, end=draft.end, source=draft.text)
-    if isinstance(answer, LLMError) or answer.value is None:
-        reason = answer.reason if isinstance(answer, LLMError) else "estimate"
-        ctx.counts[f"chunks_kept_source_{reason}"] += 1
-        return Chunk(**base, text=draft.text, kept_source=reason)
-    cleaned = answer.value
-    sim = round(similarity(draft.text, cleaned), 4)
-    ratio = round(len(words(cleaned)) / max(1, len(words(draft.text))), 4)
-    if sim < cfg.min_similarity or not cfg.min_length_ratio <= ratio <= cfg.max_length_ratio:
-        ctx.counts["chunks_kept_source_drift"] += 1
-        return Chunk(**base, text=draft.text, kept_source="drift", similarity=sim, length_ratio=ratio)
-    ctx.counts["chunks_cleaned"] += 1
-    return Chunk(**base, text=cleaned, similarity=sim, length_ratio=ratio)
+def _chunk(ctx: StageContext, cfg: NormalizeConfig, draft: Draft, answer: Answer | LLMError) -> Chunk:
+    found = guard(draft, answer, cfg)
+    ctx.counts[f"chunks_kept_source_{found.kept_source}" if found.kept_source else "chunks_cleaned"] += 1
+    return found
 
 
 def _finish(ctx: StageContext, t: Transcript, chunks: list[Chunk], model: str, template: PromptTemplate) -> Normalized:

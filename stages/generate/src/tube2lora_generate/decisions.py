@@ -1,0 +1,71 @@
+"""What becomes of each answer (pure): a candidate row, a decision (accepted, or rejected with the gate's
+reason and its metrics) and, when accepted, a training example with its provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tube2lora_shared.llm import TRANSIENT, Answer, LLMError
+from tube2lora_shared.prompts import PromptTemplate
+from tube2lora_shared.records import ChatExample, EditExample, Provenance
+
+from . import __version__
+from .config import GenerateConfig
+from .gates import edit_gate, talk_gate
+from .tasks import Task
+
+
+@dataclass
+class Decisions:
+    candidates: list[dict] = field(default_factory=list)  # every answer, parsed or not
+    decisions: list[dict] = field(default_factory=list)  # accepted or rejected, with reason and metrics
+    examples: dict[str, list] = field(default_factory=lambda: {"talk_as_creator": [], "editorial_rewrite": []})
+    counts: Counter[str] = field(default_factory=Counter)  # accepted_<generator>, rejected_<generator>_<reason>
+    rejected: Counter[str] = field(default_factory=Counter)  # "<generator>: <reason>"
+    retry_videos: set[str] = field(default_factory=set)  # videos with answers lost to transient LLM errors
+
+    @property
+    def accepted(self) -> int:
+        return sum(len(v) for v in self.examples.values())
+
+
+def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateConfig, creator: str,
+           templates: dict[str, PromptTemplate], model: str) -> Decisions:
+    talk, edit = cfg.talk_as_creator, cfg.editorial_rewrite
+    persona = cfg.persona_system.format(creator=creator)
+    out = Decisions()
+    for task, answer in zip(tasks, answers):
+        provenance = Provenance(
+            generator=task.generator, generator_version=__version__, prompt=templates[task.generator].name,
+            model=model, video_id=task.video.id, video_title=task.video.title, chunk_index=task.chunk.index,
+            start=task.chunk.start, end=task.chunk.end, brief=task.brief,
+            source_sha256=hashlib.sha256(task.source.encode()).hexdigest())
+        candidate = {"id": task.id, "generator": task.generator, "video_id": task.video.id,
+                     "chunk_index": task.chunk.index, "brief": task.brief, "clarify": task.clarify}
+        if isinstance(answer, LLMError):
+            reason, metrics = answer.reason, {}
+            candidate.update(error=str(answer))
+            if answer.reason in TRANSIENT:
+                out.retry_videos.add(task.video.id)
+        elif task.generator == "talk_as_creator":
+            candidate.update(messages=answer.value, cached=answer.cached)
+            reason, metrics = talk_gate(answer.value, task.source, task.clarify, talk.gates)
+            if reason is None:
+                out.examples["talk_as_creator"].append(ChatExample(
+                    messages=[{"role": "system", "content": persona}, *answer.value], provenance=provenance))
+        else:
+            candidate.update(output=answer.value, cached=answer.cached)
+            reason, metrics = edit_gate(task.brief, task.source, answer.value, edit.gates.get(task.brief))
+            if reason is None:
+                out.examples["editorial_rewrite"].append(EditExample(
+                    instruction=templates["editorial_rewrite"].briefs[task.brief].format(creator=creator),
+                    input=task.source, output=answer.value, provenance=provenance))
+        out.candidates.append(candidate)
+        out.decisions.append({"id": task.id, "generator": task.generator, "accepted": reason is None,
+                              "reason": reason, "metrics": metrics})
+        out.counts[f"accepted_{task.generator}" if reason is None else f"rejected_{task.generator}_{reason}"] += 1
+        if reason is not None:
+            out.rejected[f"{task.generator}: {reason}"] += 1
+    return out
