@@ -53,15 +53,21 @@ class StageSpec:
     gpu: bool = False  # wants a GPU when one is there
     hub_models: bool = False  # may fetch models from the Hugging Face Hub by name
     libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
-    # Its lines in `tube2lora summary`: given the run and its own manifest.
-    summary: Callable[["RunDir", "Manifest"], list[str]] | None = None
+    # Its lines in `tube2lora summary`, given the run and its own manifest (a function, or "module:function")
+    summary: Callable[["RunDir", "Manifest"], list[str]] | str | None = None
 
     def execute(self, ctx: "StageContext") -> None:
-        if isinstance(self.run, str):
-            module, _, function = self.run.partition(":")
-            getattr(import_module(module), function)(ctx)
-        else:
-            self.run(ctx)
+        _resolve(self.run)(ctx)
+
+    def summary_lines(self, run: "RunDir", manifest: "Manifest") -> list[str]:
+        return _resolve(self.summary)(run, manifest) if self.summary else []
+
+
+def _resolve(function: Callable | str) -> Callable:
+    if isinstance(function, str):
+        module, _, name = function.partition(":")
+        return getattr(import_module(module), name)
+    return function
 
 
 def _load(entry: metadata.EntryPoint) -> StageSpec:
