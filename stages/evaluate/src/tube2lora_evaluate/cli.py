@@ -11,7 +11,7 @@ SPEC = StageSpec(
     package="tube2lora-evaluate",
     section=EvaluateConfig,
     run=run,
-    reads=("train", "llm"),
+    reads=("llm",),
     also_reads=("generate", "normalize"),
     libraries=("torch", "transformers", "peft", "tensorboard"),
 )
