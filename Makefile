@@ -139,7 +139,7 @@ test-docker: $(SYNCED) ## run the container tier (starts its own Docker engine w
 .PHONY: sync test test-slow test-llm test-all sample sample-server help
 sync: $(SYNCED) ## install uv if missing and sync the workspace (.venv)
 
-$(SYNCED): uv.lock pyproject.toml shared/pyproject.toml $(wildcard stages/*/pyproject.toml) | $(UV)
+$(SYNCED): uv.lock pyproject.toml shared/pyproject.toml $(wildcard libs/*/pyproject.toml stages/*/pyproject.toml) | $(UV)
 	$(UV) sync --all-packages --frozen
 	@touch $@
 

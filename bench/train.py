@@ -30,9 +30,9 @@ from tube2lora_shared.config import load_config  # noqa: E402
 from tube2lora_shared.lifecycle import run_stage  # noqa: E402
 from tube2lora_shared.records import ChatExample, Provenance  # noqa: E402
 from tube2lora_shared.rundir import RunDir  # noqa: E402
-from tube2lora_train.chat import MistralChatEncoder  # noqa: E402
+from tube2lora_models.base_model import BUILTIN, resolve_base_model  # noqa: E402
+from tube2lora_models.chat import MistralChatEncoder  # noqa: E402
 from tube2lora_train.cli import SPEC  # noqa: E402
-from tube2lora_train.models import BUILTIN, resolve_base_model  # noqa: E402
 
 LORA = {"lora_r": 8, "lora_alpha": 16}
 

@@ -7,8 +7,8 @@
 compose.yaml is the one place that says how a stage's image is built (its `build:` section: the
 Dockerfile and the build arguments, `${VAR:-default}` read from the environment as compose does).
 An image's inputs are its Dockerfile, .dockerignore, the root pyproject.toml, uv.lock, shared/, the
-stage's package and every workspace package it depends on (transcribe -> download, evaluate ->
-train), and its build arguments. Their content hash is stored in `.images/<stage>.stamp` and in the
+stage's package and every workspace member it depends on, transitively (download, transcribe ->
+libs/media; analyze, train, evaluate -> libs/models), and its build arguments. Their content hash is stored in `.images/<stage>.stamp` and in the
 image's `io.tube2lora.inputs` label; an image is rebuilt only when the engine's image carries
 another hash (or the engine lacks the image), so a second `make images` is a no-op. The revision
 label is not an input: a commit that changes nothing an image holds rebuilds nothing.
@@ -95,17 +95,18 @@ def build_specs(compose_text: str, env: dict[str, str] | None = None) -> dict[st
 # --- inputs -------------------------------------------------------------------------------------
 
 def workspace_closure(stage: str, repo: Path = REPO) -> list[str]:
-    """The stage directories an image installs: the stage and the workspace stages it depends on."""
+    """The member directories an image installs besides shared/ (a common input): the stage and the
+    workspace members (libs/<name>) it depends on, transitively, e.g. ["libs/media", "stages/transcribe"]."""
     by_package = {}
-    for pyproject in (repo / "stages").glob("*/pyproject.toml"):
-        by_package[tomllib.loads(pyproject.read_text())["project"]["name"]] = pyproject.parent.name
-    seen, todo = [], [stage]
+    for pyproject in [*(repo / "libs").glob("*/pyproject.toml"), *(repo / "stages").glob("*/pyproject.toml")]:
+        by_package[tomllib.loads(pyproject.read_text())["project"]["name"]] = pyproject.parent.relative_to(repo).as_posix()
+    seen, todo = [], [f"stages/{stage}"]
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.append(current)
-        data = tomllib.loads((repo / "stages" / current / "pyproject.toml").read_text())
+        data = tomllib.loads((repo / current / "pyproject.toml").read_text())
         for name, source in (data.get("tool", {}).get("uv", {}).get("sources") or {}).items():
             if source.get("workspace") and name in by_package:
                 todo.append(by_package[name])
@@ -114,7 +115,7 @@ def workspace_closure(stage: str, repo: Path = REPO) -> list[str]:
 
 def input_paths(stage: str, spec: dict, repo: Path = REPO) -> list[str]:
     """The repo-relative files and directories an image is built from."""
-    return [spec["dockerfile"], *COMMON_INPUTS, *(f"stages/{s}" for s in workspace_closure(stage, repo))]
+    return [spec["dockerfile"], *COMMON_INPUTS, *workspace_closure(stage, repo)]
 
 
 def _files(path: Path):

@@ -38,7 +38,8 @@ def as_unprivileged():
 
 
 def publish_download(recipe: Path, items: list[tuple[Video, Path | None]]) -> None:
-    """Publish `stages/download/` for the recipe's run: each Video with its media file (or none)."""
+    """Publish `stages/download/` for the recipe's run: each Video with its media file (or none), and
+    the default fetch settings (what on-demand audio reads)."""
 
     def run(ctx):
         videos = []
@@ -51,6 +52,7 @@ def publish_download(recipe: Path, items: list[tuple[Video, Path | None]]) -> No
             ctx.record(video.id, video.status)
             videos.append(video)
         write_jsonl(ctx.out_dir / "videos.jsonl", videos)
+        ctx.section.fetch_settings().write(ctx.out_dir)
 
     spec = StageSpec(name="download", package="tube2lora-download", section=DownloadConfig, run=run)
     assert run_stage(spec, recipe) == 0

@@ -123,9 +123,10 @@ def test_images_read_their_build_arguments_from_compose_with_overrides():
     assert specs["train"]["args"]["BASE_IMAGE"].startswith("nvidia/cuda:")
     assert images.build_specs((REPO / "compose.yaml").read_text(), env={})["filter"]["args"]["BASE_IMAGE"] \
         == "python:3.11-slim-bookworm"
-    assert images.workspace_closure("transcribe") == ["download", "transcribe"]
-    assert images.workspace_closure("evaluate") == ["evaluate", "train"]
-    assert images.workspace_closure("filter") == ["filter"]
+    assert images.workspace_closure("transcribe") == ["libs/media", "stages/transcribe"]
+    assert images.workspace_closure("evaluate") == ["libs/models", "stages/evaluate"]
+    assert images.workspace_closure("analyze") == ["libs/models", "stages/analyze"]
+    assert images.workspace_closure("filter") == ["stages/filter"]
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def scratch(tmp_path) -> Path:
     for name in ["pyproject.toml", "uv.lock", ".dockerignore", "compose.yaml"]:
         shutil.copy2(REPO / name, repo / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for name in ["shared", "stages", "docker"]:
+    for name in ["shared", "libs", "stages", "docker"]:
         shutil.copytree(REPO / name, repo / name, ignore=ignore)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
@@ -153,8 +154,11 @@ def _edit(path: Path, text: str = "\n# edited\n") -> None:
 
 @pytest.mark.parametrize("edited, expected", [
     ("stages/filter/src/tube2lora_filter/run.py", ["filter"]),
-    ("stages/download/src/tube2lora_download/run.py", ["download", "transcribe"]),
-    ("stages/train/src/tube2lora_train/run.py", ["train", "evaluate"]),
+    ("stages/download/src/tube2lora_download/run.py", ["download"]),  # no stage imports another
+    ("stages/train/src/tube2lora_train/run.py", ["train"]),
+    ("libs/media/src/tube2lora_media/ytdlp.py", ["download", "transcribe"]),
+    ("libs/models/src/tube2lora_models/chat.py", ["analyze", "train", "evaluate"]),
+    ("libs/models/pyproject.toml", ["analyze", "train", "evaluate"]),
     ("shared/src/tube2lora_shared/hashing.py", STAGES),
     ("uv.lock", STAGES),
     ("pyproject.toml", STAGES),
@@ -191,7 +195,7 @@ def test_input_hash_follows_content_not_mtimes(scratch):
     before = {s: images.input_hash(s, specs[s], repo=scratch) for s in STAGES}
     (scratch / "stages/download/pyproject.toml").touch()
     assert {s: images.input_hash(s, specs[s], repo=scratch) for s in STAGES} == before
-    _edit(scratch / "stages/download/src/tube2lora_download/run.py")
+    _edit(scratch / "libs/media/src/tube2lora_media/ytdlp.py")
     after = {s: images.input_hash(s, specs[s], repo=scratch) for s in STAGES}
     assert {s for s in STAGES if after[s] != before[s]} == {"download", "transcribe"}
     rebased = images.build_specs((scratch / "compose.yaml").read_text(), env={"TUBE2LORA_CPU_BASE": "other:1"})

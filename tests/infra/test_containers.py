@@ -252,7 +252,7 @@ def test_images_hold_the_stage_and_no_build_tools(stage_images):
     assert not [line for line in lines if line.startswith("has:")], out.stdout
     assert lines[0].startswith("/app/.venv/lib/") and lines[-1] == "10001"  # installed, not an editable source
     media = docker(env, "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", "tube2lora/download", "-c",
-                   "command -v ffmpeg; command -v ffprobe; python -c 'import tube2lora_download'")
+                   "command -v ffmpeg; command -v ffprobe; python -c 'import tube2lora_download, tube2lora_media'")
     assert media.stdout.split() == ["/usr/bin/ffmpeg", "/usr/bin/ffprobe"]
 
 
@@ -260,7 +260,7 @@ def _copy_inputs(target: Path) -> Path:
     for name in ["pyproject.toml", "uv.lock", ".dockerignore", "compose.yaml", "Makefile"]:
         shutil.copy2(REPO / name, target / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for name in ["shared", "stages", "docker"]:
+    for name in ["shared", "libs", "stages", "docker"]:
         shutil.copytree(REPO / name, target / name, ignore=ignore)
     return target
 

@@ -69,6 +69,15 @@ class InputConfig(Section):
     urls: list[Annotated[str, AfterValidator(check_url)]] = Field(default_factory=list)
     url_file: Path | None = None
     languages: list[str] = Field(default_factory=lambda: ["en"])  # the creator's; [] accepts any
+    # Source access, for every stage that reaches the source (listing, media, captions):
+    cookies_env: str | None = None  # NAME of an env var holding the path of a Netscape cookies.txt
+    proxy_env: str | None = None  # NAME of an env var holding a proxy URL
+
+    def cookies_file(self) -> str | None:
+        return require_env("input.cookies_env", self.cookies_env)
+
+    def proxy(self) -> str | None:
+        return require_env("input.proxy_env", self.proxy_env)
 
     def source_urls(self) -> list[str]:
         """`urls` then the URL file's lines (blank lines and `#` comments ignored), duplicates dropped."""

@@ -6,11 +6,12 @@ the summary of a half-finished run says how far it got.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from .documents import D, DatasetManifest, Evaluation, TrainedAdapter, TrainingMetrics
+from .errors import StageError
 from .manifest import read_manifest
 from .pipeline import stage_names
 from .rundir import RunDir
@@ -18,10 +19,11 @@ from .rundir import RunDir
 PLAIN = ("success", "cached", "skipped", "failed")
 
 
-def _json(path: Path) -> dict[str, Any] | None:
+def _find(document: type[D], stage_dir: Path) -> D | None:
+    """A stage's document, or None when it is missing or unreadable: a summary never fails."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return document.find(stage_dir)
+    except StageError:
         return None
 
 
@@ -60,25 +62,27 @@ def summary_lines(run: RunDir) -> list[str]:
         lines.append(f"  kept       {kept} of {kept + dropped} transcripts after the filter"
                      + (f" (dropped: {_reasons(c, 'dropped_')})" if dropped else ""))
 
-    datasets = _json(run.stage_dir("generate") / "dataset_manifest.json") if manifests["generate"] else None
-    for name, gen in (datasets or {}).get("generators", {}).items():
-        rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(gen.get("rejected", {}).items(),
+    datasets = _find(DatasetManifest, run.stage_dir("generate")) if manifests["generate"] else None
+    for name, gen in (datasets.generators if datasets else {}).items():
+        rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(gen.rejected.items(),
                                                                      key=lambda kv: (-kv[1], kv[0])))
-        lines.append(f"  examples   {name}: {gen['accepted']} of {gen['attempted']} accepted"
+        lines.append(f"  examples   {name}: {gen.accepted} of {gen.attempted} accepted"
                      + (f" (rejected: {rejected})" if rejected else "")
-                     + f" -> {_show(run.stage_dir('generate') / gen['file'])}")
+                     + (f" -> {_show(run.stage_dir('generate') / gen.file)}" if gen.file else ""))
 
     if manifests["train"] is not None:
-        metrics = _json(run.stage_dir("train") / "training_metrics.json") or {}
-        lines.append(f"  adapter    {_show(run.artifacts_dir('train') / 'adapter')} "
-                     f"({metrics.get('train_examples', '?')} training conversations, {metrics.get('steps', '?')} steps, "
-                     f"eval loss {_num(metrics.get('eval_loss'))})")
+        metrics = _find(TrainingMetrics, run.stage_dir("train"))
+        trained = _find(TrainedAdapter, run.stage_dir("train"))
+        adapter = run.root / trained.adapter_path if trained else run.artifacts_dir("train") / "adapter"
+        lines.append(f"  adapter    {_show(adapter)} "
+                     f"({metrics.train_examples if metrics else '?'} training conversations, "
+                     f"{metrics.steps if metrics else '?'} steps, eval loss {_num(metrics and metrics.eval_loss)})")
 
-    evaluation = _json(run.stage_dir("evaluate") / "evaluation.json") if manifests["evaluate"] else None
+    evaluation = _find(Evaluation, run.stage_dir("evaluate")) if manifests["evaluate"] else None
     if evaluation:
-        for text, pair in evaluation["perplexity"].items():
+        for text, pair in evaluation.perplexity.items():
             lines.append(f"  perplexity held-out {text}: base {_num(pair['base'])} -> adapter {_num(pair['adapter'])}")
-        lines.append(f"  report     {_show(run.stage_dir('evaluate') / 'report.html')}")
+        lines.append(f"  report     {_show(run.stage_dir('evaluate') / Evaluation.REPORT_HTML)}")
     return lines
 
 

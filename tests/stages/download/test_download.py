@@ -16,6 +16,7 @@ from harness import REPO, SampleChannelServer, as_unprivileged
 
 from tube2lora_download.cli import SPEC
 from tube2lora_shared.config import load_config
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.hashing import sha256_file
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import run_stage
@@ -67,6 +68,8 @@ def test_feed_contract_and_second_run_makes_no_requests(recipe, channel):
     assert media.stat().st_size == ep1.media_bytes
     assert sha256_file(media) == ep1.media_sha256 == sha256_file(channel.media_dir / "ep01-chain-care.opus")
     assert manifest.library_versions["yt-dlp"] != "not installed"
+    fetched = FetchSettings.read(run.stage_dir("download"))  # what on-demand audio in transcribe repeats
+    assert (fetched.audio_format, fetched.retries) == ("bestaudio/best", FAST["retries"])
     assert "not_found" in first.stderr and "ep09-lost-episode" in first.stderr
     assert channel.media_requests() >= LONG_EPISODES
 
@@ -151,9 +154,11 @@ def test_dead_source_fails_the_stage_with_one_line(recipe, tmp_path):
 
 def test_unset_secret_env_is_a_config_error(recipe, channel, monkeypatch):
     monkeypatch.delenv("YT_COOKIES", raising=False)
-    path = feed_recipe(recipe, channel, cookies_env="YT_COOKIES")
+    path = recipe(input={"urls": [f"{channel.base_url}/feed.xml"], "cookies_env": "YT_COOKIES"}, download=FAST)
     assert run_stage(SPEC, path) == 2
     assert channel.media_requests() == 0
+    log = RunDir.for_config(load_config(path)).log_file.read_text()
+    assert "input.cookies_env: environment variable YT_COOKIES is not set" in log
 
 
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(recipe, tmp_path):

@@ -6,7 +6,8 @@ import pytest
 
 from tube2lora_download.config import DownloadConfig
 from tube2lora_download.failures import classify, short_error
-from tube2lora_download.selection import Candidate, safe_id, skip_reason
+from tube2lora_download.selection import skip_reason
+from tube2lora_media.candidate import Candidate, safe_id
 
 
 @pytest.mark.parametrize("message, reason, retryable", [
@@ -69,3 +70,13 @@ def test_config_rejects_nonsense():
         DownloadConfig(title_include="(")
     with pytest.raises(ValueError, match="date_after is later than date_before"):
         DownloadConfig(date_after=date(2026, 2, 1), date_before=date(2026, 1, 1))
+
+
+def test_source_access_keys_moved_to_input_with_a_pointer():
+    from tube2lora_shared.config import validate_section
+    from tube2lora_shared.errors import UsageError
+
+    with pytest.raises(UsageError) as raised:
+        validate_section("download", {"media": "audio", "proxy_env": "MY_PROXY"}, DownloadConfig)
+    assert str(raised.value) == ("download: proxy_env moved to the input section (input.proxy_env): transcribe "
+                                 "reaches the source too")

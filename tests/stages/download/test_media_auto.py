@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tube2lora_download.config import DownloadConfig
 from tube2lora_download.run import Downloader
-from tube2lora_download.selection import Candidate
+from tube2lora_media.candidate import Candidate
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import StageSpec, run_stage

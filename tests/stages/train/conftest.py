@@ -9,6 +9,6 @@ import pytest
 def tiny_mistral(tmp_path_factory):
     from pathlib import Path
 
-    from tube2lora_train.models import BUILTIN, resolve_base_model
+    from tube2lora_models.base_model import BUILTIN, resolve_base_model
 
     return Path(resolve_base_model(BUILTIN, tmp_path_factory.mktemp("cache")))

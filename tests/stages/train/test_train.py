@@ -7,14 +7,16 @@ import json
 import pytest
 from harness import publish_records
 
+from tube2lora_models.chat import MistralChatEncoder
 from tube2lora_shared.config import load_config
+from tube2lora_shared.documents import TrainedAdapter
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.manifest import read_manifest
-from tube2lora_shared.records import ChatExample, Provenance
+from tube2lora_shared.records import ChatExample, EditExample, Provenance
 from tube2lora_shared.rundir import RunDir
 from tube2lora_train.audit import mask_audit
-from tube2lora_train.chat import MistralChatEncoder
 from tube2lora_train.cli import SPEC as TRAIN
+from tube2lora_train.mixing import mix
 from tube2lora_train.split import split_videos
 
 PERSONA = {"role": "system", "content": "You are Toby Fenwick."}
@@ -46,6 +48,17 @@ def test_mistral_mask_covers_exactly_the_answers():
     assert "«" in audit["example_trained_between_guillemets"]
 
 
+def test_editorial_examples_are_mixed_in_by_weight():
+    chat = chats(2, 2)
+    edits = [EditExample(instruction="Rewrite.", input=f"draft {i}", output=f"final {i}", provenance=chat[0].provenance)
+             for i in range(10)]
+    assert mix(chat, edits, 0.0, seed=1) == [(c.provenance.video_id, c.messages) for c in chat]
+    mixed = mix(chat, edits, 0.5, seed=1)
+    assert len(mixed) == 4 + 2 and mixed[4][1][0]["content"].startswith("Rewrite.\n\ndraft ")
+    assert mix(chat, edits, 0.5, seed=1) == mixed and mix(chat, edits, 0.5, seed=2) != mixed
+    assert len(mix(chat, edits, 100.0, seed=1)) == 4 + 10  # never more than there are
+
+
 def test_split_is_by_video_and_stable():
     train, evals = split_videos([f"v{i}" for i in range(10)] * 3, 0.2, seed=1)
     assert len(evals) == 2 and not set(train) & set(evals) and len(train) == 8
@@ -73,6 +86,10 @@ def test_train_stage_end_to_end(recipe, tiny_mistral):
     assert (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
     assert (adapter / "mistral_instruct_tokenizer_240323.model.v3").exists()
     assert list((run.artifacts_dir("train") / "tensorboard").rglob("events.out.tfevents*"))
+    decided = TrainedAdapter.read(stage)  # what evaluate loads, without reading train's section
+    assert (decided.base_model, decided.tokenizer, decided.chat_format) == (str(tiny_mistral), "mistral:v3", "mistral")
+    assert decided.base_model_location(run.root / "elsewhere") == str(tiny_mistral)  # a local model: as named
+    assert run.root / decided.adapter_path == adapter and decided.max_length == metrics["max_length"]
     assert read_manifest(stage).counts["success"] == 5
     assert run_stage(TRAIN, path) == 0  # current: nothing retrained
 

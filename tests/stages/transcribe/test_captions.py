@@ -98,6 +98,6 @@ def test_audio_on_demand_for_a_video_without_media(recipe, channel):
 
 
 def _no_network(video, *args, **kwargs):
-    from tube2lora_download.ytdlp import SourceError
+    from tube2lora_media.ytdlp import SourceError
 
     raise SourceError("ERROR: [youtube] x: Unable to download webpage: <urlopen error [Errno -3] Temporary failure in name resolution>")

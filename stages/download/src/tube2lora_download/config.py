@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tube2lora_shared.config import Section
+from tube2lora_shared.documents import FetchSettings
 
 
 class DownloadConfig(Section):
@@ -34,8 +35,16 @@ class DownloadConfig(Section):
     backoff_s: float = Field(5.0, ge=0)  # base of the exponential backoff between attempts, jittered
     socket_timeout_s: float = Field(30.0, gt=0)
     recheck_failed_after_hours: float = Field(24.0, ge=0)  # permanent failures are not re-asked sooner
-    cookies_env: str | None = None  # env var holding the path of a Netscape cookies.txt
-    proxy_env: str | None = None  # env var holding a proxy URL
+    # cookies and proxy are source access for every stage that reaches the source: input.cookies_env, input.proxy_env
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        moved = [key for key in ("cookies_env", "proxy_env") if isinstance(data, dict) and key in data]
+        if moved:
+            raise ValueError(f"{moved[0]} moved to the input section (input.{moved[0]}): transcribe reaches "
+                             "the source too")
+        return data
 
     @field_validator("title_include", "title_exclude")
     @classmethod
@@ -55,9 +64,14 @@ class DownloadConfig(Section):
             raise ValueError("max_sleep_interval_s is smaller than sleep_interval_s")
         return self
 
-    def media_variant(self) -> dict:
-        """What decides a video's media file: the cache and the archive are per variant (none and
-        auto share audio's, so switching modes never downloads twice)."""
-        if self.media == "video":
-            return {"media": "video", "format": self.video_format}
-        return {"media": "audio", "format": self.audio_format}
+    def media_kind(self) -> Literal["audio", "video"]:
+        """The media variant downloaded: none and auto share audio's, so switching modes never
+        downloads twice."""
+        return "video" if self.media == "video" else "audio"
+
+    def fetch_settings(self) -> FetchSettings:
+        """How yt-dlp is asked for media; published with the videos for on-demand audio."""
+        return FetchSettings(audio_format=self.audio_format, video_format=self.video_format, retries=self.retries,
+                             socket_timeout_s=self.socket_timeout_s, sleep_requests_s=self.sleep_requests_s,
+                             sleep_interval_s=self.sleep_interval_s, max_sleep_interval_s=self.max_sleep_interval_s,
+                             rate_limit_bytes=self.rate_limit_bytes)

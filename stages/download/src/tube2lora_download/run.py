@@ -1,8 +1,8 @@
 """The download stage's orchestration: list sources, filter, reuse the cache, fetch what is new.
 
-Reads the `input` section (URLs and the URL file), writes `stages/download/videos.jsonl` (every listed
-video with its status), `metrics.jsonl`, and the media under `artifacts/download/`, hard-linked from
-the cross-run cache. Cache namespaces:
+Reads the `input` section (URLs and the URL file, cookies and proxy), writes `stages/download/videos.jsonl`
+(every listed video with its status), `metrics.jsonl`, `fetch_settings.json` (how media was fetched) and
+the media under `artifacts/download/`, hard-linked from the cross-run cache. Cache namespaces:
     download/media     one entry per (media variant, video): the file and its metadata
     download/failures  permanent failures (private, removed...), not re-asked for a while
     download/urls      single-video URLs already resolved to an id, so a re-run makes no request
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from tube2lora_shared.cache import Cache
-from tube2lora_shared.config import require_env
 from tube2lora_shared.errors import StageError, UsageError
 from tube2lora_shared.files import link_or_copy
 from tube2lora_shared.jsonl import write_jsonl
@@ -26,12 +25,14 @@ from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import CaptionLanguages, Video
 
+from tube2lora_media.candidate import Candidate
+from tube2lora_media.mediacache import MEDIA, archive_path, cached_candidate, media_key, store, variant_of
+from tube2lora_media.probe import media_seconds
+from tube2lora_media.ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
+
 from .config import DownloadConfig
 from .failures import classify, short_error
-from .mediacache import MEDIA, archive_path, cached_candidate, media_key, store, variant_of
-from .probe import media_seconds
-from .selection import Candidate, iso_day, skip_reason
-from .ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
+from .selection import iso_day, skip_reason
 
 FAILURES, URLS = "download/failures", "download/urls"
 
@@ -41,11 +42,12 @@ def run(ctx: StageContext) -> None:
     urls = ctx.config.input.source_urls()
     if not urls:
         raise UsageError("input: no sources; set input.urls or input.url_file")
-    cookies = require_env("download.cookies_env", cfg.cookies_env)
-    proxy = require_env("download.proxy_env", cfg.proxy_env)
-    variant = variant_of(cfg)
-    source = YtDlpSource(cfg, archive_path(ctx.cache, variant), ctx.log, cookies, proxy)
+    settings = cfg.fetch_settings()
+    variant = variant_of(settings, cfg.media_kind())
+    source = YtDlpSource(settings, cfg.media_kind(), archive_path(ctx.cache, variant), ctx.log,
+                         ctx.config.input.cookies_file(), ctx.config.input.proxy())
     Downloader(ctx, source, variant).run(urls)
+    settings.write(ctx.out_dir)  # on-demand audio (transcribe) fetches the same way
 
 
 class Downloader:

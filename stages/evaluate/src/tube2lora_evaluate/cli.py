@@ -15,7 +15,7 @@ SPEC = StageSpec(
     llm=True,
     gpu=True,
     hub_models=True,
-    reads=("train", "llm"),
+    reads=("llm",),
     libraries=("torch", "transformers", "peft", "tensorboard"),
 )
 

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from tube2lora_shared.documents import DatasetManifest
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import write_jsonl
 from tube2lora_shared.lifecycle import StageContext
@@ -64,10 +65,9 @@ def write_datasets(ctx: StageContext, cfg: GenerateConfig, creator: str, candida
                               "file": f"{generator}/{FILES[generator]}",
                               "rejected": {k.split(": ", 1)[1]: v for k, v in rejected.items()
                                            if k.startswith(generator + ":")}}
-    manifest = {"creator": creator, "model": model, "generators": summary,
-                "parameters": cfg.model_dump(mode="json"), "videos": kept,
-                "exports": cfg.exports}
-    write_text_atomic(out / "dataset_manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    DatasetManifest.model_validate({"creator": creator, "model": model, "generators": summary,
+                                    "parameters": cfg.model_dump(mode="json"), "videos": kept,
+                                    "exports": cfg.exports}).write(out)
     write_text_atomic(out / "README.md", card(creator, model, summary, cfg, videos, kept))
 
 

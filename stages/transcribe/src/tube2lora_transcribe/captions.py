@@ -61,7 +61,7 @@ class YouTubeCaptions:
             raise Unusable("no_captions", "no captions in an allowed language") from None
         except (IpBlocked, RequestBlocked, PoTokenRequired):
             raise Unusable("captions_blocked", "YouTube blocks caption requests from this IP; a proxy "
-                           "(download.proxy_env) helps", status="failed", retryable=True) from None
+                           "(input.proxy_env) helps", status="failed", retryable=True) from None
         except AgeRestricted:
             raise Unusable("age_restricted", "captions of an age-restricted video need a signed-in session") from None
         except (VideoUnavailable, VideoUnplayable) as exc:

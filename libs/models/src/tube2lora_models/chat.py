@@ -11,15 +11,12 @@ Two encoders, both from the tokenizer's own chat format:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 
 from tube2lora_shared.errors import UsageError
 
-MISTRAL_FILES = {"v1": "tokenizer.model.v1", "v2": "mistral_instruct_tokenizer_240216.model.v2",
-                 "v3": "mistral_instruct_tokenizer_240323.model.v3", "v7": "mistral_instruct_tokenizer_241114.model.v7",
-                 "tekken": "tekken_240911.json"}
+from .tokenizers import mistral_file
 
 
 class ChatEncoder(Protocol):
@@ -85,15 +82,11 @@ class TemplateChatEncoder:
 class MistralChatEncoder:
     pad_token = "</s>"
 
-    def __init__(self, name: str):
-        import mistral_common
+    def __init__(self, name: str, where: str = "train.tokenizer"):
         from mistral_common.protocol.instruct.validator import ValidationMode
         from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
-        data = Path(os.path.dirname(mistral_common.__file__)) / "data"
-        path = next((p for p in (data / MISTRAL_FILES.get(name, name), Path(name).expanduser()) if p.is_file()), None)
-        if path is None:
-            raise UsageError(f"train.tokenizer: mistral:{name} is neither one of {sorted(MISTRAL_FILES)} nor a file")
+        path = mistral_file(name, where)
         self.path = path
         self.mistral = MistralTokenizer.from_file(str(path), mode=ValidationMode.finetuning)
         self.serving = MistralTokenizer.from_file(str(path))  # prompts end with a user turn
@@ -144,8 +137,15 @@ class MistralChatEncoder:
         shutil.copyfile(self.path, directory / self.path.name)
 
 
+def chat_format(tokenizer: str) -> str:
+    """Which encoder a tokenizer spec selects: "mistral" (mistral:v3...) or "template" (auto, a tokenizer)."""
+    return "mistral" if tokenizer.startswith("mistral:") else "template"
+
+
 def load_encoder(tokenizer: str, base_model: str) -> ChatEncoder:
-    if tokenizer.startswith("mistral:"):
+    """The encoder for a tokenizer spec (`auto`, a tokenizer name or directory, `mistral:v3`) and the
+    base model it serves (a hub id or a local directory: resolve builtin names first)."""
+    if chat_format(tokenizer) == "mistral":
         return MistralChatEncoder(tokenizer.split(":", 1)[1])
     from transformers import AutoTokenizer
 

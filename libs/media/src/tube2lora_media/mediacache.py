@@ -1,4 +1,4 @@
-"""The media cache shared by every run (and by the transcribe stage's on-demand audio).
+"""The media cache shared by every run and every stage that fetches media (download, on-demand audio).
 
     download/media/<key>/      media.<ext> + entry.json (url, sha256, bytes, the video's metadata)
     download/archives/<v>.txt  yt-dlp's download archive for media variant v
@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tube2lora_shared.cache import Cache
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.hashing import sha256_file
 
-from .config import DownloadConfig
-from .selection import Candidate
+from .candidate import Candidate
 
 MEDIA = "download/media"
+Media = Literal["audio", "video"]
 
 
-def variant_of(cfg: DownloadConfig) -> str:
-    return Cache.key("variant", cfg.media_variant())[:16]
+def media_variant(settings: FetchSettings, media: Media) -> dict:
+    """What decides a video's media file: the kind and yt-dlp's format selector for it."""
+    return {"media": media, "format": settings.video_format if media == "video" else settings.audio_format}
+
+
+def variant_of(settings: FetchSettings, media: Media) -> str:
+    """The media variant's key: the cache and yt-dlp's download archive are per variant."""
+    return Cache.key("variant", media_variant(settings, media))[:16]
 
 
 def archive_path(cache: Cache, variant: str) -> Path:

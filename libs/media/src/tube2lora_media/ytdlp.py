@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 import yt_dlp
 from yt_dlp.utils import make_archive_id, unsmuggle_url
 
-from .config import DownloadConfig
-from .selection import Candidate, upload_day
+from tube2lora_shared.documents import FetchSettings
+
+from .candidate import Candidate, upload_day
+from .mediacache import Media, media_variant
 
 NESTED_URL = re.compile(r"/(videos|shorts|streams|live|playlists|podcasts|releases)/?$|[?&]list=")
 
@@ -61,9 +63,10 @@ class _Logger:
 
 
 class YtDlpSource:
-    def __init__(self, cfg: DownloadConfig, archive: Path, log: logging.Logger,
+    def __init__(self, settings: FetchSettings, media: Media, archive: Path, log: logging.Logger,
                  cookies_file: str | None = None, proxy: str | None = None):
-        self.cfg = cfg
+        self.settings = settings
+        self.format = media_variant(settings, media)["format"]
         self.archive = archive
         self.logger = _Logger(logging.getLogger("yt_dlp"))
         self.cookies_file = cookies_file
@@ -72,7 +75,7 @@ class YtDlpSource:
         self._generic_prefixes: set[tuple[str, str, str]] = set()
 
     def _params(self, **extra: Any) -> dict[str, Any]:
-        cfg = self.cfg
+        cfg = self.settings
         params: dict[str, Any] = {
             "logger": self.logger,
             "quiet": True,
@@ -95,10 +98,10 @@ class YtDlpSource:
     def ydl(self) -> yt_dlp.YoutubeDL:
         """The extracting/downloading instance, built once; it keeps the download archive in memory."""
         if self._ydl is None:
-            cfg = self.cfg
+            cfg = self.settings
             self.archive.parent.mkdir(parents=True, exist_ok=True)
             self._ydl = yt_dlp.YoutubeDL(self._params(
-                format=cfg.media_variant()["format"] or "best",
+                format=self.format or "best",
                 download_archive=str(self.archive),
                 continuedl=True,
                 overwrites=False,

@@ -1,4 +1,4 @@
-"""Where the base model comes from: a hub id, a local directory, or a built-in tiny model.
+"""Base-model resolution: a hub id, a local directory, or a built-in tiny model.
 
 `builtin:tiny-random-mistral` is a 2-layer, 64-wide `MistralForCausalLM` with random weights and the
 Mistral v3 vocabulary, built (seeded, so always the same) into the cache on first use. It downloads

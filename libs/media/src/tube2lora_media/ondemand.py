@@ -1,5 +1,6 @@
 """Audio on demand, for a stage that finds a video without media (download ran with media none/auto
-and captions fell through): fetched into the same media cache the download stage uses."""
+and captions fell through): fetched the way the download stage fetches (its FetchSettings), into the
+same media-cache entry."""
 
 from __future__ import annotations
 
@@ -7,24 +8,23 @@ import logging
 from pathlib import Path
 
 from tube2lora_shared.cache import Cache
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.records import Video
 
-from .config import DownloadConfig
+from .candidate import Candidate
 from .mediacache import MEDIA, archive_path, media_key, store, variant_of
-from .selection import Candidate
 from .ytdlp import YtDlpSource
 
 
-def fetch_audio(video: Video, cfg: DownloadConfig, cache: Cache, log: logging.Logger,
+def fetch_audio(video: Video, settings: FetchSettings, cache: Cache, log: logging.Logger,
                 cookies_file: str | None = None, proxy: str | None = None) -> tuple[Path, str]:
     """(path of the audio in the cache, its sha256); raises ytdlp.SourceError when it cannot be had."""
-    audio = cfg.model_copy(update={"media": "audio"})
-    variant = variant_of(audio)
+    variant = variant_of(settings, "audio")
     key = media_key(variant, video.archive_id or video.url)
     meta = cache.get(MEDIA, key)
     if meta is None:
         log.info("%s: fetching audio on demand", video.id)
-        source = YtDlpSource(audio, archive_path(cache, variant), log, cookies_file, proxy)
+        source = YtDlpSource(settings, "audio", archive_path(cache, variant), log, cookies_file, proxy)
         candidate = Candidate(url=video.url, entry={"_type": "url", "url": video.url, "ie_key": video.extractor},
                               id=video.id, archive_id=video.archive_id)
         info, archive_id = source.extract(candidate)

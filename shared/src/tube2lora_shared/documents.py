@@ -1,0 +1,176 @@
+"""The JSON documents a stage writes once and later stages (or `tube2lora summary`) read: one record
+per file, each owning its file name, so no reader spells a producer's file name or reads an untyped dict.
+
+    FetchSettings     stages/download/fetch_settings.json   how media was fetched (on-demand audio does the same)
+    DatasetManifest   stages/generate/dataset_manifest.json the creator and each generator's counts
+    Split             stages/train/split.json              the video-level train/eval split
+    TrainedAdapter    stages/train/adapter.json            what train decided: base model, tokenizer, adapter
+    TrainingMetrics   stages/train/training_metrics.json   losses, steps, speed, the merge check
+    Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, style, judge
+
+Paths inside them are relative to the run directory (or, where a field says so, to the cache root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import StageError
+from .files import write_text_atomic
+
+D = TypeVar("D", bound="Document")
+
+
+class Document(BaseModel):
+    """A record stored as one JSON file named FILE in a stage directory."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    FILE: ClassVar[str]
+
+    @classmethod
+    def path(cls, stage_dir: Path) -> Path:
+        return stage_dir / cls.FILE
+
+    @classmethod
+    def find(cls: type[D], stage_dir: Path) -> D | None:
+        """The document in `stage_dir`, or None when that stage did not write one."""
+        path = cls.path(stage_dir)
+        if not path.is_file():
+            return None
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, ValueError) as exc:
+            first = str(exc).splitlines()[0]
+            raise StageError(f"{path} is not a valid {cls.__name__} ({first}); re-run the stage that wrote it "
+                             "with --force") from None
+
+    @classmethod
+    def read(cls: type[D], stage_dir: Path) -> D:
+        found = cls.find(stage_dir)
+        if found is None:
+            raise StageError(f"{cls.path(stage_dir)} is missing; re-run the {stage_dir.name} stage with --force "
+                             "(an older version did not write it)")
+        return found
+
+    def write(self, stage_dir: Path) -> Path:
+        path = self.path(stage_dir)
+        write_text_atomic(path, self.model_dump_json(indent=2, by_alias=True) + "\n")
+        return path
+
+
+class FetchSettings(Document):
+    """How the download stage asked yt-dlp for media: a stage that fetches a video's audio on demand
+    uses the same format and politeness, so the file lands in the same media-cache entry."""
+
+    FILE: ClassVar[str] = "fetch_settings.json"
+    audio_format: str
+    video_format: str
+    retries: int  # yt-dlp's own HTTP / fragment retries
+    socket_timeout_s: float
+    sleep_requests_s: float
+    sleep_interval_s: float
+    max_sleep_interval_s: float | None
+    rate_limit_bytes: int | None
+
+
+class GeneratorCounts(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    attempted: int = 0
+    accepted: int = 0
+    yield_: float | None = Field(None, alias="yield")
+    tokens_cl100k: int | None = None
+    file: str | None = None  # relative to the generate stage's directory
+    rejected: dict[str, int] = Field(default_factory=dict)  # by reason
+
+
+class DatasetManifest(Document):
+    """What the generate stage made, per generator."""
+
+    FILE: ClassVar[str] = "dataset_manifest.json"
+    creator: str | None = None
+    model: str | None = None
+    generators: dict[str, GeneratorCounts] = Field(default_factory=dict)
+    parameters: dict = Field(default_factory=dict)  # the generate section as run
+    videos: list[str] = Field(default_factory=list)  # the videos examples were made from
+    exports: list[str] = Field(default_factory=list)
+
+
+class Split(Document):
+    """The video-level split: no chunk of an eval video is trained on."""
+
+    FILE: ClassVar[str] = "split.json"
+    train: list[str]
+    eval: list[str]
+    train_examples: int
+    eval_examples: int
+
+
+class TrainedAdapter(Document):
+    """What the train stage decided and made, so later stages re-derive nothing from train's section."""
+
+    FILE: ClassVar[str] = "adapter.json"
+    base_model: str  # as the recipe names it: a hub id, a local directory, builtin:...
+    base_model_path: str  # what was loaded: the hub id or directory (relative to the cache root when cached)
+    base_model_cached: bool = False  # base_model_path is inside the cross-run cache (a built-in model)
+    tokenizer: str  # the chat format's tokenizer: auto (the base model's own), a tokenizer, mistral:v3...
+    chat_format: Literal["template", "mistral"]
+    adapter_path: str  # relative to the run directory; holds the tokenizer too
+    tensorboard_path: str  # relative to the run directory: the trainer's TensorBoard logs
+    merged_path: str | None = None  # base + adapter in full weights, when train.merge
+    max_length: int
+    lora_target_modules: list[str]
+
+    def base_model_location(self, cache_root: Path) -> str:
+        """Where to load the base model from on this machine."""
+        return str(cache_root / self.base_model_path) if self.base_model_cached else self.base_model_path
+
+
+class MergeCheck(BaseModel):
+    max_abs_logit_diff: float
+    tolerance: float
+    ok: bool
+    probes: int
+    path: str  # relative to the run directory
+
+
+class TrainingMetrics(Document):
+    FILE: ClassVar[str] = "training_metrics.json"
+    steps: int
+    train_loss: float
+    train_losses: list[float]
+    eval_losses: list[float]
+    eval_loss: float | None
+    train_examples: int
+    eval_examples: int
+    max_length: int
+    lora_target_modules: list[str]
+    resumed: bool
+    seconds: float
+    tokens_per_second: float | None
+    device: str
+    world_size: int
+    dtype: str
+    merge_check: MergeCheck | None = None
+
+
+class Evaluation(Document):
+    """The evaluate stage's numbers (the report's source), and the names of the reports it renders."""
+
+    FILE: ClassVar[str] = "evaluation.json"
+    REPORT_MD: ClassVar[str] = "report.md"
+    REPORT_HTML: ClassVar[str] = "report.html"
+    creator: str
+    judge: dict | None = None  # the LLM judge's verdict counts, when asked
+    data: dict = Field(default_factory=dict)  # what the adapter was trained on
+    base_model: str  # as the recipe names it
+    adapter: str  # relative to the run directory
+    eval_videos: list[str]
+    eval_chats: int
+    perplexity: dict[str, dict[str, float | None]]  # chats / transcripts -> base / adapter
+    style: dict[str, dict]  # reference / base / adapter -> style measures
+    signature_phrases: list[str]
+    samples: list[dict[str, str]]
+    improved: dict[str, bool | None]

@@ -1,0 +1,101 @@
+"""TRL's SFTTrainer with a PEFT LoRA adapter: load the base model, configure, check the labels, train,
+resume from the last checkpoint in `work`, and measure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from tube2lora_shared.documents import TrainingMetrics
+from tube2lora_shared.errors import StageError, UsageError
+
+from .config import TrainConfig
+
+
+def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
+        log: logging.Logger):
+    """(the trainer, its metrics); checkpoints and TensorBoard logs go to `work`."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    cuda = torch.cuda.is_available()
+    if cfg.load_in_4bit and not cuda:
+        raise UsageError("train.load_in_4bit: QLoRA needs a CUDA GPU (bitsandbytes); this machine has none. "
+                         "Set it to false to train in full precision on CPU")
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    load = {"dtype": torch.bfloat16 if bf16 else torch.float16 if cuda else torch.float32}
+    if cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        load["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                         bnb_4bit_compute_dtype=load["dtype"])
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base_model, **load)
+    except OSError as exc:
+        raise StageError(f"train.base_model {base_model!r} could not be loaded ({str(exc).splitlines()[0]}); "
+                         "use a local model directory or a reachable hub id") from None
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [m for m in cfg.lora_target_modules if m in present]
+    if not targets:
+        raise UsageError(f"train.lora_target_modules: none of {cfg.lora_target_modules} exist in {base_model}")
+    peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                             target_modules=targets, use_rslora=cfg.use_rslora, use_dora=cfg.use_dora,
+                             task_type="CAUSAL_LM")
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(work / "tensorboard")
+    evaluate = bool(rows["eval"])
+    args = SFTConfig(
+        output_dir=str(work / "checkpoints"), learning_rate=cfg.learning_rate, num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        gradient_checkpointing=cfg.gradient_checkpointing, max_length=max_length, packing=cfg.packing,
+        seed=cfg.seed, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
+        eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps, report_to=["tensorboard"],
+        bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda, pad_token=encoder.pad_token,
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows["train"]),
+                         eval_dataset=Dataset.from_list(rows["eval"]) if evaluate else None,
+                         processing_class=encoder.processing_class(), peft_config=peft_config)
+    check_labels(trainer, rows["train"][0])
+    resume = any((work / "checkpoints").glob("checkpoint-*"))
+    if resume:
+        log.info("resuming from the last checkpoint in %s", work / "checkpoints")
+    started = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    seconds = time.monotonic() - started
+    history = trainer.state.log_history
+    final_eval = trainer.evaluate() if evaluate else {}
+    tokens = sum(len(r["input_ids"]) for r in rows["train"]) * max(1.0, cfg.num_train_epochs)
+    return trainer, TrainingMetrics(
+        steps=trainer.state.global_step,
+        train_loss=result.training_loss,
+        train_losses=[h["loss"] for h in history if "loss" in h],
+        eval_losses=[h["eval_loss"] for h in history if "eval_loss" in h],
+        eval_loss=final_eval.get("eval_loss"),
+        train_examples=len(rows["train"]),
+        eval_examples=len(rows["eval"]),
+        max_length=max_length,
+        lora_target_modules=targets,
+        resumed=resume,
+        seconds=round(seconds, 2),
+        tokens_per_second=round(tokens / seconds, 1) if seconds else None,
+        device="cuda" if cuda else "cpu",
+        world_size=trainer.args.world_size,
+        dtype=str(load["dtype"]).replace("torch.", ""),
+    )
+
+
+def check_labels(trainer, row: dict) -> None:
+    """Look at the labels a real batch carries: only the assistant's tokens may count."""
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    labels = batch["labels"][0].tolist()
+    expected = [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"])]
+    if labels[: len(expected)] != expected[: len(labels)]:
+        raise StageError("the training batch's labels do not follow the assistant mask; refusing to train on "
+                         "the wrong tokens (this TRL version prepares data differently)")
