@@ -10,6 +10,7 @@ from harness import publish_records
 from tube2lora_evaluate.cli import SPEC as EVALUATE
 from tube2lora_evaluate.style import js_divergence, function_profile, phrase_rate, signature_phrases
 from tube2lora_shared.config import load_config
+from tube2lora_shared.documents import Split, TrainedAdapter
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.records import ChatExample, Normalized, Provenance
 from tube2lora_shared.rundir import RunDir
@@ -165,8 +166,13 @@ def test_estimate_asks_nothing_and_loads_no_model(recipe, capfd):
                         [Normalized(id=f"vid{v}", status="success", text=SPEECH) for v in range(3)])
         publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats,
                         files={"dataset_manifest.json": json.dumps({"creator": "Toby"})})
+        trained = TrainedAdapter(base_model="/nonexistent/base-model", base_model_path="/nonexistent/base-model",
+                                 tokenizer="mistral:v3", chat_format="mistral", adapter_path="artifacts/train/adapter",
+                                 tensorboard_path="artifacts/train/tensorboard", max_length=512,
+                                 lora_target_modules=["q_proj"])
+        split = Split(train=["vid0"], eval=["vid1", "vid2"], train_examples=3, eval_examples=6)
         publish_records(path, "train", "placeholder.jsonl", [], files={
-            "split.json": json.dumps({"train": ["vid0"], "eval": ["vid1", "vid2"]}),
+            Split.FILE: split.model_dump_json(), TrainedAdapter.FILE: trained.model_dump_json(),
             "training_metrics.json": json.dumps({"steps": 1})})
         capfd.readouterr()
         assert run_stage(EVALUATE, path, estimate=True) == 0
