@@ -10,6 +10,7 @@ SPEC = StageSpec(
     package="tube2lora-download",
     section=DownloadConfig,
     run="tube2lora_download.run:run",
+    summary="tube2lora_download.summary:lines",
     description="fetch the channel's media and metadata with yt-dlp",
     upstream=(),
     reads=("input",),

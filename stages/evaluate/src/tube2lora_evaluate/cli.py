@@ -10,6 +10,7 @@ SPEC = StageSpec(
     package="tube2lora-evaluate",
     section=EvaluateConfig,
     run="tube2lora_evaluate.run:run",
+    summary="tube2lora_evaluate.summary:lines",
     description="base vs adapter on held-out videos: perplexity, style, samples, report",
     upstream=("train", "generate", "normalize"),
     llm=True,

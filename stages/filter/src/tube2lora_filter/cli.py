@@ -10,6 +10,7 @@ SPEC = StageSpec(
     package="tube2lora-filter",
     section=FilterConfig,
     run="tube2lora_filter.run:run",
+    summary="tube2lora_filter.summary:lines",
     description="quality, language, near-duplicate gates and boilerplate removal",
     upstream=("analyze", "normalize"),
     reads=("input",),

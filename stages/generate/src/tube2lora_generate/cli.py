@@ -10,6 +10,7 @@ SPEC = StageSpec(
     package="tube2lora-generate",
     section=GenerateConfig,
     run="tube2lora_generate.run:run",
+    summary="tube2lora_generate.summary:lines",
     description="training data: talk-as-creator chats, editorial rewrites, gated",
     upstream=("filter", "normalize", "download"),
     llm=True,

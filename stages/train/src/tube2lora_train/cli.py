@@ -10,6 +10,7 @@ SPEC = StageSpec(
     package="tube2lora-train",
     section=TrainConfig,
     run="tube2lora_train.run:run",
+    summary="tube2lora_train.summary:lines",
     description="a LoRA adapter: TRL SFT on the chats, assistant tokens only",
     upstream=("generate",),
     gpu=True,
