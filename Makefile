@@ -126,11 +126,11 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_VERSION := $(shell sed -n '/^name = "llama-cpp-python"$$/{n;s/^version = "\(.*\)"$$/\1/p}' uv.lock)
 LLM_SERVER_BUILT := .tools/llm-server/.built-llama-cpp-python-$(LLAMA_VERSION)-portable
+LLM_SERVER_SYNC = UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server --no-cache
 $(LLM_SERVER_BUILT): | $(UV)
 	@echo "llm-server: building llama-cpp-python $(LLAMA_VERSION) into .tools/llm-server (portable: x86-64 + AVX2; 6-16 minutes on 2 cores, once)"
-	@start=$$(date +%s); \
-	UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-	  $(UV) sync --frozen --only-group llm-server --reinstall-package llama-cpp-python --no-cache \
+	@start=$$(date +%s); $(LLM_SERVER_SYNC) --reinstall-package llama-cpp-python \
 	  && echo "llm-server: built in $$(( $$(date +%s) - start )) s"
 	@touch $@
 
@@ -138,7 +138,7 @@ $(LLM_SERVER_BUILT): | $(UV)
 # real chat completion with SmolLM2 (tube2lora-demo check-llm-server): a build that cannot answer on this
 # CPU fails here, naming its exit signal and log, not in the middle of a stage.
 $(LLM_SERVER): $(LLM_SERVER_BUILT) uv.lock | $(SYNCED)
-	@UV_PROJECT_ENVIRONMENT=.tools/llm-server $(UV) sync --frozen --only-group llm-server --quiet
+	@$(LLM_SERVER_SYNC) --quiet
 	$(PYTHON_RUN) tube2lora-demo check-llm-server
 	@touch $@
 
