@@ -34,7 +34,8 @@ from tube2lora_shared.rundir import RunDir
 from .fake_llm import FakeOpenAI
 from .llama_server import REPO, WHAT, LlamaCppServer, LlamaServerError, check_llm_server, describe_death
 from .plan import FAKE_LLM_PORT, SAMPLE_PORT, Plan, plan
-from .sample_channel import render, server
+from .sample_channel import render
+from .sample_channel import server as channel
 from .sample_channel.server import SampleChannelServer
 from .server_watch import STATUS_ENV, STATUS_NAME, ServerWatch
 
@@ -113,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     planning.add_argument("--config", type=Path, required=True)
     checking = commands.add_parser("check-llm-server", help="smoke-test .tools/llm-server with one completion")
     checking.add_argument("--log", type=Path, default=SMOKE_LOG)
-    channel = commands.add_parser("sample-channel", help="serve the sample channel until Ctrl-C")
-    channel.add_argument("--port", type=int, default=server.DEFAULT_PORT)
+    channel_cli = commands.add_parser("sample-channel", help="serve the sample channel until Ctrl-C")
+    channel_cli.add_argument("--port", type=int, default=channel.DEFAULT_PORT)
     rendering = commands.add_parser("render", help="render the sample channel's speech, cached")
     rendering.add_argument("--out", type=Path, default=render.DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"llm-server: llama.cpp answered a chat completion with SmolLM2 ({answer!r}); it works on this CPU")
             return 0
         if args.what == "sample-channel":
-            return server.main(args.port)
+            return channel.main(args.port)
         return render.main(args.out)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
