@@ -98,8 +98,8 @@ demo: system-deps $(SYNCED) $(LLM_SERVER) ## the whole job offline: sample chann
 
 # command:package pairs; installed with apt-get (as root, or through sudo) when the command is missing
 SYSTEM_DEPS := ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng cmake:cmake g++:g++ make:make
-# the tests also render the report in a headless browser
-TEST_DEPS := $(SYSTEM_DEPS) chromium:chromium
+# the tests: the sample channel's speech, and the report rendered in a headless browser
+TEST_DEPS := ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng chromium:chromium
 define apt_install
 	@missing=$$(for pair in $(1); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair##*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then \
@@ -112,7 +112,7 @@ endef
 system-deps: ## apt-get install what the demo needs and the machine lacks (ffmpeg, espeak-ng, cmake, g++)
 	$(call apt_install,$(SYSTEM_DEPS))
 
-test-deps: ## apt-get install what the tests need and the machine lacks (the demo's packages, chromium)
+test-deps: ## apt-get install what the tests need and the machine lacks (ffmpeg, espeak-ng, chromium)
 	$(call apt_install,$(TEST_DEPS))
 
 llm-server: $(LLM_SERVER) ## build llama.cpp's OpenAI-compatible server into .tools/llm-server and smoke-test it (6-16 min once)
@@ -128,7 +128,7 @@ LLAMA_VERSION := $(shell sed -n '/^name = "llama-cpp-python"$$/{n;s/^version = "
 LLM_SERVER_BUILT := .tools/llm-server/.built-llama-cpp-python-$(LLAMA_VERSION)-portable
 LLM_SERVER_SYNC = UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
   CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server --no-cache
-$(LLM_SERVER_BUILT): | $(UV)
+$(LLM_SERVER_BUILT): | $(UV) system-deps
 	@echo "llm-server: building llama-cpp-python $(LLAMA_VERSION) into .tools/llm-server (portable: x86-64 + AVX2; 6-16 minutes on 2 cores, once)"
 	@start=$$(date +%s); $(LLM_SERVER_SYNC) --reinstall-package llama-cpp-python \
 	  && echo "llm-server: built in $$(( $$(date +%s) - start )) s"
