@@ -128,7 +128,8 @@ LLAMA_VERSION := $(shell sed -n '/^name = "llama-cpp-python"$$/{n;s/^version = "
 LLM_SERVER_BUILT := .tools/llm-server/.built-llama-cpp-python-$(LLAMA_VERSION)-portable
 LLM_SERVER_SYNC = UV_PROJECT_ENVIRONMENT=.tools/llm-server CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
   CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) sync --frozen --only-group llm-server --no-cache
-$(LLM_SERVER_BUILT): | $(UV) system-deps
+$(LLM_SERVER_BUILT): | $(UV)
+	@$(MAKE) --no-print-directory system-deps
 	@echo "llm-server: building llama-cpp-python $(LLAMA_VERSION) into .tools/llm-server (portable: x86-64 + AVX2; 6-17 minutes on 2 cores, once)"
 	@start=$$(date +%s); $(LLM_SERVER_SYNC) --reinstall-package llama-cpp-python \
 	  && echo "llm-server: built in $$(( $$(date +%s) - start )) s"
