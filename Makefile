@@ -177,7 +177,7 @@ $(SYNCED): uv.lock pyproject.toml shared/pyproject.toml demo/pyproject.toml $(wi
 .tools/bin/uv:
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
 
-test: test-deps $(SYNCED) ## run the default (hermetic) test tier (installs chromium and the demo's packages when missing)
+test: test-deps $(SYNCED) ## run the default (hermetic) test tier (installs ffmpeg, espeak-ng and chromium when missing)
 	$(PYTHON_RUN) pytest -m "not slow and not docker and not llm"
 
 test-slow: test-deps $(SYNCED) ## run the slower tier (the README's make generate on the sample, end to end)

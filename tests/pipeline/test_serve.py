@@ -105,7 +105,8 @@ def test_a_port_held_by_something_else_is_one_clear_error(tmp_path):
 def test_the_command_runs_with_the_fake_llm_and_its_status_is_returned(tmp_path):
     port = free_port()
     recipe = write(tmp_path / "recipe.yaml", f"llm:\n  base_url: http://127.0.0.1:{port}/v1\n")
-    code = f"import sys, urllib.request as u; sys.exit(3 if b'fake-model' in u.urlopen('http://127.0.0.1:{port}/v1/models').read() else 1)"
+    models = f"http://127.0.0.1:{port}/v1/models"
+    code = f"import sys, urllib.request as u; sys.exit(3 if b'fake-model' in u.urlopen({models!r}).read() else 1)"
     command = [DEMO, "serve", "--config", str(recipe), "--fake-llm-port", str(port)]
     result = subprocess.run([*command, "--llm", "--", sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
@@ -205,7 +206,8 @@ def test_a_server_that_dies_during_the_command_leaves_a_status_file(llama_recipe
     assert status["what"] == "llama.cpp server (SmolLM2-135M-Instruct)" and isinstance(status["pid"], int)
     assert (status["returncode"], status["signal"]) == (-getattr(signal, how), how)
     assert status["log"] == str(logs / "llm-server.log")
-    assert status["log_tail"][0] == "stand-in: model loaded" and status["log_tail"][-1] == "stand-in: ggml_backend_amx_mul_mat"
+    assert status["log_tail"][0] == "stand-in: model loaded"
+    assert status["log_tail"][-1] == "stand-in: ggml_backend_amx_mul_mat"
     assert f"died while the command ran with {how}" in err and "stand-in: ggml_backend_amx_mul_mat" in err
 
 
@@ -229,3 +231,12 @@ def test_a_server_that_crashes_on_its_first_completion_fails_at_start(llama_reci
         "died on its first completion with SIGSEGV; rebuild it with `rm -rf .tools/llm-server && make llm-server`" \
         in first, err
     assert err.strip().splitlines()[-1].strip() == "stand-in: ggml_backend_amx_mul_mat"
+
+
+def test_the_build_smoke_test_wants_the_json_object_its_schema_asks_for(llama_recipe, monkeypatch):
+    from tube2lora_demo import llama_server
+
+    script = llama_recipe.parent / "stand_in.py"  # answers every completion with a bare "Hi"
+    monkeypatch.setattr(llama_server, "LlamaCppServer", lambda log_file: StandInServer(script, log_file=log_file))
+    with pytest.raises(llama_server.LlamaServerError, match=r"answered 'Hi', not the JSON object its response_format"):
+        llama_server.check_llm_server(llama_recipe.parent / "smoke.log")
