@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +20,10 @@ import yt_dlp
 import yaml
 from yt_dlp.utils import match_filter_func
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures" / "sample_channel"))
-from server import SampleChannelServer  # noqa: E402
-
-from tube2lora_download.cli import SPEC  # noqa: E402
-from tube2lora_shared.lifecycle import run_stage  # noqa: E402
-from tube2lora_shared.logs import setup_logging  # noqa: E402
+from tube2lora_demo.sample_channel.server import SampleChannelServer
+from tube2lora_download.cli import SPEC
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.logs import setup_logging
 
 
 def bare_ytdlp(feed: str, out: Path) -> None:

@@ -14,23 +14,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from fakes.openai_server import FakeOpenAI  # noqa: E402
-from harness import publish_records  # noqa: E402
+from tube2lora_demo.fake_llm import FakeOpenAI
+from tube2lora_demo.stage_fixtures import publish_records
+from tube2lora_generate.cli import SPEC
+from tube2lora_shared.config import load_config
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.records import Chunk, Kept, Normalized, Video
+from tube2lora_shared.rundir import RunDir
 
-from tube2lora_generate.cli import SPEC  # noqa: E402
-from tube2lora_shared.config import load_config  # noqa: E402
-from tube2lora_shared.lifecycle import run_stage  # noqa: E402
-from tube2lora_shared.records import Chunk, Kept, Normalized, Video  # noqa: E402
-from tube2lora_shared.rundir import RunDir  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 TEXT = ("Alright, grease monkeys, Toby here. Here's the thing about tubeless tyres: they are brilliant and "
         "messy. You need tubeless ready rims, tubeless ready tyres, rim tape that seals every spoke hole, valves "

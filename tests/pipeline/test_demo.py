@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from fixtures.llama_server import serves
+import yaml
 from harness import REPO
 
+from tube2lora_demo.llama_server import MODEL_ALIAS, serves
 from tube2lora_shared.config import load_config
 from tube2lora_shared.manifest import read_manifest
 from tube2lora_shared.rundir import RunDir
@@ -71,11 +73,15 @@ def test_demo_reports_base_against_adapter_and_reruns_for_free():
 
 
 def test_the_llm_server_stops_when_the_command_is_interrupted(tmp_path):
-    """tests/serve.py starts llama.cpp for a command and stops it on SIGTERM (as on Ctrl-C or failure)."""
+    """tube2lora-demo serve starts llama.cpp for a command and stops it on SIGTERM (as on Ctrl-C or failure)."""
     url_file = tmp_path / "url"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"paths": {"runs_dir": str(tmp_path / "runs")},
+                                      "llm": {"base_url_env": "T2L_URL", "model": MODEL_ALIAS}}))
     child = f"import os, time; open({str(url_file)!r}, 'w').write(os.environ['T2L_URL']); time.sleep(600)"
-    serve = subprocess.Popen([sys.executable, str(REPO / "tests" / "serve.py"), "--llama-url-env", "T2L_URL", "--",
-                              sys.executable, "-c", child])
+    env = {k: v for k, v in os.environ.items() if k != "T2L_URL"}
+    serve = subprocess.Popen([str(Path(sys.executable).parent / "tube2lora-demo"), "serve", "--config", str(recipe),
+                              "--llm", "--", sys.executable, "-c", child], env=env)
     deadline = time.monotonic() + 120
     while not (url_file.exists() and url_file.read_text()):
         assert serve.poll() is None and time.monotonic() < deadline, "the server did not come up"

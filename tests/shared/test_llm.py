@@ -8,8 +8,8 @@ import time
 from collections import Counter
 
 import pytest
-from fakes.openai_server import FakeOpenAI
 
+from tube2lora_demo.fake_llm import FakeOpenAI
 from tube2lora_shared.cache import Cache
 from tube2lora_shared.config import LLMConfig
 from tube2lora_shared.errors import UsageError

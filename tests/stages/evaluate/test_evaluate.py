@@ -47,7 +47,7 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
                 {"role": "assistant", "content": "Keep the rubber side down, and I'll see you next ride."}],
                 provenance=Provenance(generator="talk_as_creator", generator_version="0.1.0", prompt="p", model="m",
                                       video_id=f"vid{v}", chunk_index=c, start=0, end=30, source_sha256="0" * 64)))
-    from fakes.openai_server import FakeOpenAI
+    from tube2lora_demo.fake_llm import FakeOpenAI
 
     with FakeOpenAI(responder=lambda body: '{"winner": "B"}') as server:
         path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
@@ -123,7 +123,7 @@ def test_llm_judge_swaps_positions(tmp_path):
     import logging
     from collections import Counter
 
-    from fakes.openai_server import FakeOpenAI
+    from tube2lora_demo.fake_llm import FakeOpenAI
 
     from tube2lora_evaluate.judge import judge
     from tube2lora_shared.cache import Cache

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fakes.openai_server import FakeOpenAI
 from harness import REPO, publish_records
 
+from tube2lora_demo.fake_llm import FakeOpenAI
 from tube2lora_generate.cli import SPEC as GENERATE
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes.openai_server import FakeOpenAI
 from harness import REPO, publish_records
 
+from tube2lora_demo.fake_llm import FakeOpenAI
 from tube2lora_normalize.cli import SPEC as NORMALIZE
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import REPO, publish_download, video
-from scoring import wer
+from harness import publish_download, video
 
+from tube2lora_demo.sample_channel.render import load_channel
+from tube2lora_demo.sample_channel.scoring import wer
 from tube2lora_download.cli import SPEC as DOWNLOAD
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl
@@ -23,8 +24,7 @@ from tube2lora_shared.rundir import RunDir
 from tube2lora_transcribe.cli import SPEC as TRANSCRIBE
 
 SCRIPT = str(Path(sys.executable).parent / "tube2lora-transcribe")
-EPISODES = [e for e in yaml.safe_load((REPO / "tests/fixtures/sample_channel/channel.yaml").read_text())["episodes"]
-            if not e["id"].startswith("short")]
+EPISODES = [e for e in load_channel()["episodes"] if not e["id"].startswith("short")]
 
 
 def outputs(recipe: Path):

@@ -1,5 +1,6 @@
-"""A loopback OpenAI-compatible server for tests and benchmarks: deterministic answers, request
-counting, and injectable trouble (429 with Retry-After, 500, malformed output, slow answers).
+"""A loopback OpenAI-compatible server for the sample recipe (configs/sample.yaml), tests and benchmarks:
+deterministic answers, request counting, and injectable trouble (429 with Retry-After, 500, malformed
+output, slow answers).
 
     with FakeOpenAI(latency_s=0.2, fault_rate=0.3) as llm:
         ... llm.base_url ... llm.requests ...
