@@ -91,6 +91,7 @@ class DatasetManifest(Document):
 
     FILE: ClassVar[str] = "dataset_manifest.json"
     creator: str | None = None
+    persona: str | None = None  # the system prompt of the creator's own words: what to use when talking to the adapter
     model: str | None = None
     generators: dict[str, GeneratorCounts] = Field(default_factory=dict)
     parameters: dict = Field(default_factory=dict)  # the generate section as run

@@ -178,17 +178,32 @@ class Boilerplate(BaseModel):
 
 
 class Provenance(BaseModel):
-    generator: str  # talk_as_creator | editorial_rewrite, with its version
+    generator: str  # own_words | talk_as_creator | editorial_rewrite, with its version
     generator_version: str
     prompt: str  # the template's name
     model: str
     video_id: str
     video_title: str | None = None
-    chunk_index: int
-    start: float  # seconds, the chunk's time range in the video
-    end: float
-    source_sha256: str  # of the chunk text the example was made from
+    chunk_index: int  # the normalize chunk; for own_words the passage's index in its video
+    start: float | None = None  # seconds, the chunk's time range in the video (passages have none)
+    end: float | None = None
+    source_sha256: str  # of the chunk (or passage) text the example was made from
     brief: str | None = None
+
+
+class Passage(BaseModel):
+    """One whole thought of the creator's, verbatim from the filter's kept text (boilerplate already cut),
+    cut at sentence boundaries (`stages/generate/passages.jsonl`): the answer of an own_words example and
+    a monologue training text."""
+
+    id: str  # "<video_id>:<index>"
+    video_id: str
+    video_title: str | None = None
+    index: int  # in its video, from 0
+    text: str
+    words: int
+    language: str | None = None
+    source_sha256: str  # of `text`
 
 
 class ChatExample(BaseModel):
