@@ -151,7 +151,7 @@ def test_llm_judge_swaps_positions(tmp_path):
 
 
 def test_estimate_asks_nothing_and_loads_no_model(recipe, capfd):
-    from fakes.openai_server import FakeOpenAI
+    from tube2lora_demo.fake_llm import FakeOpenAI
 
     chats = [ChatExample(messages=[{"role": "user", "content": f"What about the chain, question {c}?"},
                                    {"role": "assistant", "content": "One drop per roller. No drama."}],
