@@ -27,6 +27,9 @@ from tube2lora_shared.errors import UsageError
 from tube2lora_shared.pipeline import spec_of
 
 REPO = Path(__file__).resolve().parent.parent
+# Set on machines whose CPUs older OpenBLAS builds mishandle; numpy's kernels (whisper's features) follow
+# them, so a stage in a container gives the same bytes as the local runner only with the same settings.
+MACHINE_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def _inside(path: Path, parent: Path) -> bool:
@@ -60,10 +63,20 @@ def docker_command(client: str, stage: str, config, force: bool, env: dict[str, 
         for name in (config.llm.api_key_env, config.llm.base_url_env):
             if name and name in env:
                 cmd += ["--env", name]  # by name: the value comes from this environment
+    if spec.fetches_media:  # source access: cookies and proxy, by name; the cookies file read-only
+        for name in (config.input.cookies_env, config.input.proxy_env):
+            if name and name in env:
+                cmd += ["--env", name]
+        cookies = env.get(config.input.cookies_env or "")
+        if cookies:
+            cmd += ["--volume", f"{cookies}:{cookies}:ro"]
     if spec.hub_models:
         cmd += ["--env", f"HF_HOME={config.cache_dir / 'huggingface'}"]
         if "HF_TOKEN" in env:
             cmd += ["--env", "HF_TOKEN"]
+    for name in MACHINE_SETTINGS:
+        if name in env:
+            cmd += ["--env", name]  # the container computes as the local runner does on this machine
     gpus = env.get("TUBE2LORA_GPUS") or ("all" if shutil.which("nvidia-smi") else "none")
     if spec.gpu and gpus != "none":
         cmd += ["--gpus", gpus]

@@ -227,6 +227,23 @@ def test_docker_runner_passes_the_key_by_name_and_only_to_llm_stages(recipe, tmp
     assert filter_[filter_.index("--network") + 1] == "host"
 
 
+def test_docker_runner_passes_source_access_and_machine_settings(recipe, tmp_path):
+    from tube2lora_shared.config import load_config
+
+    config = load_config(recipe(input={"urls": ["https://www.youtube.com/@x"], "cookies_env": "MY_COOKIES",
+                                       "proxy_env": "MY_PROXY"}))
+    cookies = tmp_path / "cookies.txt"
+    env = {"MY_COOKIES": str(cookies), "MY_PROXY": "http://user:pw@proxy:3128", "TUBE2LORA_GPUS": "none",
+           "OPENBLAS_CORETYPE": "Haswell"}
+    download = run_stage.docker_command("docker", "download", config, False, env)
+    filter_ = run_stage.docker_command("docker", "filter", config, False, env)
+    assert download[download.index("MY_PROXY") - 1] == "--env" and "user:pw" not in " ".join(download)
+    assert f"{cookies}:{cookies}:ro" in download and "MY_COOKIES" in download
+    assert "MY_PROXY" not in filter_ and str(cookies) not in " ".join(filter_)
+    for command in (download, filter_):  # a container computes as the local runner does on this machine
+        assert command[command.index("OPENBLAS_CORETYPE") - 1] == "--env"
+
+
 def test_runner_docker_without_an_engine_says_how_to_start_one(recipe, tmp_path):
     path = recipe(input={"urls": ["http://127.0.0.1:9/feed.xml"]})
     result = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"CONFIG={path}",

@@ -32,7 +32,10 @@ from tube2lora_shared.pipeline import stage_names
 pytestmark = pytest.mark.docker
 
 CACHE = Path(os.environ.get("TUBE2LORA_DOCKER_CACHE") or Path.home() / ".cache" / "tube2lora" / "docker")
-ROOTFS_TAR = CACHE / "bookworm-minbase-python3.tar"
+# v2: its root directory is 0755 (pytest's temporary directories are 0700, and a root of 0700 kept the
+# images' unprivileged user from running anything); the base image's label names the version too
+ROOTFS_VERSION = "v2"
+ROOTFS_TAR = CACHE / f"bookworm-minbase-python3.{ROOTFS_VERSION}.tar"
 BASE_IMAGE = "tube2lora-test/base:bookworm"
 # the CPU images, and transcribe's (its CUDA base swapped for the same local base: CTranslate2 runs on CPU)
 CHAIN = list(stage_names()[: stage_names().index("filter") + 1])  # download ... filter
@@ -118,7 +121,7 @@ def _ca_bundle() -> Path:
 def base_image(engine, tmp_path_factory) -> str:
     """Debian bookworm minbase with python3 and this machine's CA bundle, as a local image."""
     ca = _ca_bundle()
-    ca_hash = hashlib.sha256(ca.read_bytes()).hexdigest()[:16]
+    ca_hash = f"{hashlib.sha256(ca.read_bytes()).hexdigest()[:16]}-{ROOTFS_VERSION}"
     label = docker(engine, "image", "inspect", "--format", '{{index .Config.Labels "io.tube2lora.ca"}}', BASE_IMAGE,
                    check=False)
     if label.returncode == 0 and label.stdout.strip() == ca_hash:
@@ -132,6 +135,7 @@ def base_image(engine, tmp_path_factory) -> str:
                                "bookworm", str(rootfs)], capture_output=True, text=True, timeout=1200)
         if made.returncode != 0:
             pytest.fail(f"debootstrap failed: {made.stdout[-1500:]}{made.stderr[-1500:]}")
+        rootfs.chmod(0o755)  # the image's `/`: every user must be able to traverse it
         ROOTFS_TAR.parent.mkdir(parents=True, exist_ok=True)
         part = ROOTFS_TAR.with_suffix(".part")
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(part), "."], check=True)

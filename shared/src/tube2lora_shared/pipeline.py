@@ -52,6 +52,7 @@ class StageSpec:
     llm: bool = False  # calls the LLM endpoint (llm section)
     gpu: bool = False  # wants a GPU when one is there
     hub_models: bool = False  # may fetch models from the Hugging Face Hub by name
+    fetches_media: bool = False  # fetches from the video source: gets input.cookies_env / proxy_env
     libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
     # Its lines in `tube2lora summary`, given the run and its own manifest (a function, or "module:function")
     summary: Callable[["RunDir", "Manifest"], list[str]] | str | None = None
@@ -143,4 +144,4 @@ def describe(spec: StageSpec) -> dict[str, Any]:
     """The declaration as plain data (`tube2lora stages --json`)."""
     return {"name": spec.name, "package": spec.package, "description": spec.description,
             "upstream": list(spec.upstream), "reads": list(spec.reads), "llm": spec.llm, "gpu": spec.gpu,
-            "hub_models": spec.hub_models}
+            "hub_models": spec.hub_models, "fetches_media": spec.fetches_media}

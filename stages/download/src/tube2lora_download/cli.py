@@ -12,6 +12,7 @@ SPEC = StageSpec(
     run="tube2lora_download.run:run",
     summary="tube2lora_download.summary:lines",
     description="fetch the channel's media and metadata with yt-dlp",
+    fetches_media=True,
     upstream=(),
     reads=("input",),
     libraries=("yt-dlp",),

@@ -11,6 +11,7 @@ SPEC = StageSpec(
     section=TranscribeConfig,
     run="tube2lora_transcribe.run:run",
     description="timed transcripts: YouTube captions or faster-whisper",
+    fetches_media=True,
     upstream=("download",),
     gpu=True,
     hub_models=True,
