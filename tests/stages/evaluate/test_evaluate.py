@@ -186,7 +186,8 @@ def test_report_renders_in_a_headless_browser(tmp_path):
                          "sentence_words": {"mean": 11.0, "std": 3.0}}
                   for side, js, rate in (("reference", 0.0, 4.5), ("base", 0.41, 0.0), ("adapter", 0.12, 2.25))},
         "judge": {side: {"comparisons": 4, "failed": 0, "real_picked": n, "real_picked_rate": n / 4,
-                         "told_apart": n // 2, "fooled": 0, "unsure": 2 - n // 2} for side, n in (("adapter", 2), ("base", 4))},
+                         "told_apart": n // 2, "fooled": 0, "unsure": 2 - n // 2}
+                  for side, n in (("adapter", 2), ("base", 4))},
         "signature_phrases": ["rubber side down"], "samples": [
             {"prompt": "What about the chain?", "reference": "Keep the rubber side down.", "base": "Hello.",
              "adapter": "No drama."}],
@@ -289,4 +290,18 @@ def test_evaluate_fails_without_held_out_passages(recipe, capfd):
         TrainedAdapter.FILE: trained.model_dump_json(), "training_metrics.json": json.dumps({"steps": 1})})
     capfd.readouterr()
     assert run_stage(EVALUATE, path) == 1
-    assert "has no passage of the held-out videos (vid1); re-run generate, then train, with --force" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "has no passage of the held-out videos (vid1); re-run generate, then train, with --force" in err
+
+
+def test_report_without_held_out_questions_says_what_is_missing():
+    from tube2lora_evaluate.report import render
+
+    evaluation = {"creator": "Toby", "base_model": "tiny", "eval_videos": ["vid1"], "eval_passages": 3,
+                  "eval_questions": 0, "perplexity": {"transcripts": {"base": 80.0, "adapter": 60.0},
+                                                      "answers": {"base": None, "adapter": None}},
+                  "voice": {}, "style": {}, "signature_phrases": [], "samples": []}
+    md, page = render(evaluation, {})
+    assert "| held-out transcripts (the creator's passages) | 80 | 60 | 0.75x |" in md
+    assert "| the creator's real answers to held-out questions | n/a | n/a | n/a |" in md
+    assert "No held-out own_words question" in md and "No held-out own_words question" in page

@@ -56,7 +56,8 @@ def test_figures_put_the_creator_beside_base_and_adapter():
     training = ["Alright grease monkeys, here's the thing: one drop per roller and no drama at all today.",
                 "Here's the thing about brakes, grease monkeys: squeeze them gently and no drama at all."]
     real = ["Here's the thing, grease monkeys: wipe the chain after every wet ride, no drama."]
-    answers = {"base": [f"{GLAD} {GLAD}"], "adapter": ["Here's the thing, grease monkeys: then one drop per roller and no drama at all."]}
+    answers = {"base": [f"{GLAD} {GLAD}"],
+               "adapter": ["Here's the thing, grease monkeys: then one drop per roller and no drama at all."]}
     result = figures(real, answers, training, ["here's the thing", "grease monkeys"], copy_ngram=8, delta_words=10)
     assert result["answers"] == 1 and result["identical"] == {"count": 0, "of": 1}
     # the creator: 2 phrases in 14 words (14.286 per 100); the adapter: 2 in 15 (13.333): 0.933x

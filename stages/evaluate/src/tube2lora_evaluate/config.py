@@ -15,7 +15,7 @@ class EvaluateConfig(Section):
     phrase_words: list[int] = Field(default_factory=lambda: [3, 4, 5])  # signature phrase lengths
     phrase_min_videos: int = Field(2, ge=1)  # a signature phrase recurs in at least this many training videos
     phrase_top: int = Field(25, ge=1)
-    copy_ngram: int = Field(8, ge=3)  # answer words inside runs of this many words found in the training text count as copied
+    copy_ngram: int = Field(8, ge=3)  # answer words inside word runs this long found in training text are copied
     delta_words: int = Field(50, ge=5)  # Burrows' Delta over the training text's most frequent words
     judge: bool = False  # ask the llm section's endpoint which answer is the real creator
     judge_model: str | None = None  # null: llm.model

@@ -91,7 +91,8 @@ def voice_rows(evaluation: dict) -> list[tuple[str, str, str, str]]:
              *(_shown(v["copied"][side]) for side in ("creator", "base", "adapter"))),
             (f"Burrows' Delta to the creator's answers ({v['delta']['words']} most frequent words; lower = closer)",
              "0", _shown(v["delta"]["base"]), _shown(v["delta"]["adapter"])),
-            ("repeated 4-grams per answer (mean share)", *(_shown(rep[side]["mean"]) for side in ("creator", "base", "adapter"))),
+            ("repeated 4-grams per answer (mean share)",
+             *(_shown(rep[side]["mean"]) for side in ("creator", "base", "adapter"))),
             ("answers that loop (20% or more of their 4-grams repeated)",
              *(str(rep[side]["looping"]) for side in ("creator", "base", "adapter")))]
     if s:
