@@ -25,6 +25,7 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
     voice = evaluation.voice
     if voice:
         phrases, same = voice["phrases"]["adapter"], voice["identical"]
-        found.append(f"voice      signature phrases {number(phrases['ratio'])}x the creator's ({phrases['flag']}); "
-                     f"{same['count']} of {same['of']} adapter answers identical to the base's")
+        said = (f"signature phrases {number(phrases['ratio'])}x the creator's ({phrases['flag']})"
+                if phrases["ratio"] is not None else "no signature phrases to count")
+        found.append(f"voice      {said}; {same['count']} of {same['of']} adapter answers identical to the base's")
     return [*found, f"report     {show_path(run.stage_dir('evaluate') / Evaluation.REPORT_HTML)}"]
