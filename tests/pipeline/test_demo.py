@@ -42,7 +42,7 @@ def test_demo_reports_base_against_adapter_and_reruns_for_free():
     report = run.stage_dir("evaluate") / "report.html"
     assert re.search(rf"report\s+{re.escape(os.path.relpath(report, REPO))}", first.stdout)
     evaluation = json.loads((run.stage_dir("evaluate") / "evaluation.json").read_text())
-    for text in ("chats", "transcripts"):
+    for text in ("transcripts", "answers"):
         pair = evaluation["perplexity"][text]
         assert pair["base"] > 1 and pair["adapter"] > 1 and pair["base"] != pair["adapter"]
         assert f"base {pair['base']:.4g} -> adapter {pair['adapter']:.4g}" in first.stdout

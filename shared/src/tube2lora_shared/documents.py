@@ -6,7 +6,7 @@ per file, each owning its file name, so no reader spells a producer's file name 
     Split             stages/train/split.json              the video-level train/eval split
     TrainedAdapter    stages/train/adapter.json            what train decided: base model, tokenizer, adapter
     TrainingMetrics   stages/train/training_metrics.json   losses, steps, speed, the merge check
-    Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, style, judge
+    Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, voice, style, judge
 
 Paths inside them are relative to the run directory (or, where a field says so, to the cache root).
 """
@@ -164,14 +164,17 @@ class Evaluation(Document):
     REPORT_MD: ClassVar[str] = "report.md"
     REPORT_HTML: ClassVar[str] = "report.html"
     creator: str
-    judge: dict | None = None  # the LLM judge's verdict counts, when asked
+    judge: dict | None = None  # "which is the real creator?": adapter / base -> the judge's verdict counts, when asked
     data: dict = Field(default_factory=dict)  # what the adapter was trained on
     base_model: str  # as the recipe names it
     adapter: str  # relative to the run directory
     eval_videos: list[str]
-    eval_chats: int
-    perplexity: dict[str, dict[str, float | None]]  # chats / transcripts -> base / adapter
-    style: dict[str, dict]  # reference / base / adapter -> style measures
+    eval_passages: int = 0  # the held-out videos' passages (the transcript perplexity's text)
+    eval_questions: int = 0  # held-out own_words questions base and adapter answered
+    eval_chats: int = 0  # held-out LLM-written chats scored (talk_as_creator, when generated)
+    perplexity: dict[str, dict[str, float | None]]  # transcripts / answers / chats -> base / adapter
+    voice: dict = Field(default_factory=dict)  # phrases, copied, delta, repetition, identical: the answers' voice
+    style: dict[str, dict]  # reference (the real answers) / base / adapter -> style measures
     signature_phrases: list[str]
     samples: list[dict[str, str]]
     improved: dict[str, bool | None]
