@@ -5,7 +5,7 @@ per file, each owning its file name, so no reader spells a producer's file name 
     DatasetManifest   stages/generate/dataset_manifest.json the creator and each generator's counts
     Split             stages/train/split.json              the video-level train/eval split
     TrainedAdapter    stages/train/adapter.json            what train decided: base model, tokenizer, adapter
-    TrainingMetrics   stages/train/training_metrics.json   losses, steps, speed, the merge check
+    TrainingMetrics   stages/train/training_metrics.json   losses, best step, the mix, speed, the merge check
     Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, voice, style, judge
 
 Paths inside them are relative to the run directory (or, where a field says so, to the cache root).
@@ -100,13 +100,17 @@ class DatasetManifest(Document):
 
 
 class Split(Document):
-    """The video-level split: no chunk of an eval video is trained on."""
+    """The video-level split over the usable videos (kept, with at least one passage or example), written
+    before training: no row of an eval video is trained on."""
 
     FILE: ClassVar[str] = "split.json"
     train: list[str]
     eval: list[str]
-    train_examples: int
-    eval_examples: int
+    train_examples: int  # training rows (chats and monologue passages) after the mix
+    eval_examples: int  # eval rows: the held-out videos' passages and their chats
+    excluded: list[str] = Field(default_factory=list)  # kept videos with no passage or example: on neither side
+    train_rows: dict[str, int] = Field(default_factory=dict)  # per source
+    eval_rows: dict[str, int] = Field(default_factory=dict)  # per source
 
 
 class TrainedAdapter(Document):
@@ -137,13 +141,30 @@ class MergeCheck(BaseModel):
     path: str  # relative to the run directory
 
 
+class SourceMix(BaseModel):
+    """One training source in the mix: shares are of the supervised training tokens."""
+
+    weight: float  # train.mix.<source>
+    target_share: float  # the weight renormalised over the sources that had data (0: left out)
+    share: float  # achieved
+    rows: int  # training rows used
+    available_rows: int  # training rows there were
+    supervised_tokens: int
+    tokens: int
+
+
 class TrainingMetrics(Document):
     FILE: ClassVar[str] = "training_metrics.json"
     steps: int
     train_loss: float
     train_losses: list[float]
     eval_losses: list[float]
-    eval_loss: float | None
+    eval_loss: float | None  # of the saved adapter (the best checkpoint's, when there is an eval set)
+    best_step: int | None = None  # the step whose checkpoint was kept: the lowest eval loss
+    best_eval_loss: float | None = None
+    stopped_early: bool = False  # early stopping ended training before max_steps / the epochs
+    mix: dict[str, SourceMix] = Field(default_factory=dict)  # per source
+    labels_checked: list[str] = Field(default_factory=list)  # sources whose collated batch labels were checked
     train_examples: int
     eval_examples: int
     max_length: int

@@ -94,7 +94,8 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
 
     with FakeOpenAI(responder=finds_the_sign_off) as server:
         path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
-                             "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2},
+                             "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2,
+                             "mix": {"own_words": 0, "talk_as_creator": 1, "monologue": 0}},
                       evaluate={"max_new_tokens": 12, "samples": 2, "judge": True},
                       llm={"base_url": server.base_url, "model": "judge"})
         generated = {"creator": "Toby Fenwick", "persona": PERSONA, "videos": [f"vid{v}" for v in range(5)],
