@@ -46,9 +46,10 @@ def test_passages_of_a_video_drop_short_deixis_and_foreign_passages_with_reasons
     assert not dropped and [(p.id, p.index, p.language, p.words, p.video_title) for p in usable] == [("v:0", 0, "en", 90, "T")]
     assert passages_of(english, "en", OwnWords(), ["de"]) == ([], {"wrong_language": 1})
     assert len(passages_of(english, "en", OwnWords(), [])[0]) == 1  # no allowlist: any language
-    unsure = OwnWords(min_language_probability=1.01 - 1e-9)  # never sure: the video's language decides
-    assert passages_of(english, None, unsure, ["en"]) == ([], {"unknown_language": 1})
-    assert passages_of(english, "de", unsure, ["en"]) == ([], {"wrong_language": 1})
+    numbers = Kept(id="v", text=" ".join(str(n) for n in range(70)) + ".", words=70)  # no letters: no language
+    assert passages_of(numbers, None, OwnWords(), ["en"]) == ([], {"unknown_language": 1})
+    assert passages_of(numbers, "de", OwnWords(), ["en"]) == ([], {"wrong_language": 1})  # the video's language
+    assert passages_of(numbers, "en", OwnWords(), ["en"])[0][0].language == "en"
 
 
 def test_deixis_share_counts_the_words_of_sentences_about_the_video():
