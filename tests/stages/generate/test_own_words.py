@@ -209,3 +209,13 @@ def test_garbage_questions_and_scores_are_rejections_with_reasons(recipe):
         assert ("no example passed the gates out of 3 candidates (own_words: not_a_question=1, own_words: "
                 "question_unparsable=1, own_words: score_unparsable=1)") in log_of(path)
         assert server.total == 3 + 1 + 2
+
+
+def test_a_threshold_change_regates_without_requests_and_estimate_asks_nothing(recipe):
+    with FakeOpenAI(responder=_own_words(score=4)) as server:
+        path = recipe_for(recipe, server)
+        assert run_stage(GENERATE, path, estimate=True) == 0 and server.total == 0
+        assert run_stage(GENERATE, path) == 0 and server.total == 6  # a question and a score per passage
+        stricter = recipe_for(recipe, server, own={"gates": {"min_score": 5}}, pipeline={"run_name": "strict"})
+        assert run_stage(GENERATE, stricter) == 1  # every passage scored 4: rejected now, from the cache
+        assert server.total == 6 and "own_words: low_score=3" in log_of(stricter)
