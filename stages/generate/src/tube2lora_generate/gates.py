@@ -100,10 +100,24 @@ def is_question(text: str) -> bool:
     return _ASKING.match(text.strip()) is not None and not stripped.endswith((".", "!", "。"))
 
 
+# Long words every question uses, whatever it asks about ("What is the answer to this question?").
+_GENERIC = {"about", "answer", "answers", "question", "questions", "should", "would", "could", "there", "their",
+            "which", "where", "thing", "things", "think", "really", "other", "something", "anything", "everything"}
+
+
+def shared_words(question: str, passage: str) -> int:
+    """How many distinct content words (5+ letters, not generic) of the question the passage also uses: a
+    question about nothing in the passage ("What is the answer to this question?") shares none."""
+    known = {w.lower() for w in words(passage)}
+    return len({w.lower() for w in words(question) if len(w) >= 5 and w.lower() not in _GENERIC} & known)
+
+
 def question_gate(question: str, passage: str, g: OwnWordsGates) -> tuple[str | None, dict]:
-    """A viewer's question for a passage: a question, of a sensible length, that does not quote the answer."""
+    """A viewer's question for a passage: a question, of a sensible length, about the passage, that does not
+    quote the answer."""
     n = len(words(question))
-    metrics = {"question_words": n, "copy_share": round(copy_share(question, passage, g.copy_ngram), 4)}
+    metrics = {"question_words": n, "copy_share": round(copy_share(question, passage, g.copy_ngram), 4),
+               "shared_words": shared_words(question, passage)}
     if not is_question(question):
         return "not_a_question", metrics
     if n < g.min_question_words:
@@ -112,4 +126,6 @@ def question_gate(question: str, passage: str, g: OwnWordsGates) -> tuple[str | 
         return "question_too_long", metrics
     if metrics["copy_share"] > g.max_copy_share:
         return "question_quotes_answer", metrics
+    if metrics["shared_words"] < g.min_shared_words:
+        return "off_topic", metrics
     return None, metrics
