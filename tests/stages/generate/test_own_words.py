@@ -108,7 +108,7 @@ def test_answers_are_the_creators_kept_words_and_the_cut_sign_off_reaches_no_dat
             assert user["role"] == "user" and user["content"].endswith("?")
             assert assistant == {"role": "assistant", "content": passage.text} and passage.text in kept
             p = chat.provenance
-            assert (p.generator, p.prompt, p.chunk_index, p.start, p.end) == ("own_words", "own_words-v3", 0, None, None)
+            assert (p.generator, p.prompt, p.chunk_index, p.start, p.end) == ("own_words", "own_words-v4", 0, None, None)
             assert p.source_sha256 == passage.source_sha256 and p.video_id == passage.video_id
         dataset = DatasetManifest.read(out)
         assert dataset.persona == persona and dataset.videos == ["v0", "v1", "v2"]

@@ -87,8 +87,8 @@ def test_question_gate_reasons():
     assert question_gate("How often should I clean my chain?", passage, g) == (
         None, {"question_words": 7, "copy_share": 0.0, "shared_words": 1})  # "chain"
     assert question_gate("What is the answer to this question?", passage, g)[0] == "off_topic"
-    assert question_gate("What is the best way to ride a horse?", passage, g)[0] == "off_topic"
-    assert question_gate("What is the best way to ride a horse?", passage, OwnWordsGates(min_shared_words=0))[0] is None
+    assert question_gate("What is the best way to bake bread?", passage, g)[0] == "off_topic"
+    assert question_gate("What is the best way to bake bread?", passage, OwnWordsGates(min_shared_words=0))[0] is None
     assert question_gate("Chains are great.", passage, g)[0] == "not_a_question"
     assert question_gate("Why?", passage, g)[0] == "question_too_short"
     assert question_gate("Why " + "really " * 45 + "?", passage, g)[0] == "question_too_long"

@@ -100,16 +100,26 @@ def is_question(text: str) -> bool:
     return _ASKING.match(text.strip()) is not None and not stripped.endswith((".", "!", "。"))
 
 
-# Long words every question uses, whatever it asks about ("What is the answer to this question?").
-_GENERIC = {"about", "answer", "answers", "question", "questions", "should", "would", "could", "there", "their",
-            "which", "where", "thing", "things", "think", "really", "other", "something", "anything", "everything"}
+# Words any question may use whatever it asks about ("What is the answer to this question?").
+_GENERIC = {"what", "when", "where", "which", "does", "your", "this", "that", "with", "have", "from", "they", "them",
+            "then", "than", "into", "about", "answer", "question", "should", "would", "could", "there", "their",
+            "thing", "think", "really", "other", "something", "anything", "everything", "text", "using", "given",
+            "will", "just", "like", "make", "made", "know", "want", "need", "best", "good", "right", "some", "more",
+            "most", "very", "much", "many", "also", "only", "even", "over", "after", "before", "here", "these",
+            "those", "been", "were", "being", "tell", "explain", "video", "viewer"}
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 4 else word
 
 
 def shared_words(question: str, passage: str) -> int:
-    """How many distinct content words (5+ letters, not generic) of the question the passage also uses: a
-    question about nothing in the passage ("What is the answer to this question?") shares none."""
-    known = {w.lower() for w in words(passage)}
-    return len({w.lower() for w in words(question) if len(w) >= 5 and w.lower() not in _GENERIC} & known)
+    """How many distinct content words (4+ letters, not generic, plural folded) of the question the passage
+    also uses: a question about nothing in the passage ("What is the answer to this question?") shares none."""
+    known = {_stem(w) for w in words(passage)}
+    asked = {_stem(w) for w in words(question) if len(w) >= 4 and w.lower() not in _GENERIC}
+    return len(asked & known - {_stem(w) for w in _GENERIC})
 
 
 def question_gate(question: str, passage: str, g: OwnWordsGates) -> tuple[str | None, dict]:
