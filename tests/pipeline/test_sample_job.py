@@ -64,6 +64,9 @@ def test_readme_sample_job(tmp_path):
 
     chats = (run_dir / "stages" / "generate" / "talk_as_creator" / "dataset_messages.jsonl").read_text().splitlines()
     assert len(chats) >= 8 and '"provenance"' in chats[0]
+    kept_text = " ".join(json.loads(line)["text"] for line in kept)
+    own = (run_dir / "stages" / "generate" / "own_words" / "dataset_messages.jsonl").read_text().splitlines()
+    assert len(own) >= 6 and all(json.loads(line)["messages"][2]["content"] in kept_text for line in own)
     assert "Dataset card" in (run_dir / "stages" / "generate" / "README.md").read_text()
 
     assert (run_dir / "artifacts" / "train" / "adapter" / "adapter_model.safetensors").exists()

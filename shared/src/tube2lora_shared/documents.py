@@ -86,6 +86,15 @@ class GeneratorCounts(BaseModel):
     rejected: dict[str, int] = Field(default_factory=dict)  # by reason
 
 
+class PassageCounts(BaseModel):
+    """The creator's verbatim passages (`passages.jsonl`): how many are usable, and what was dropped why."""
+
+    file: str = "passages.jsonl"  # relative to the generate stage's directory
+    count: int = 0  # usable passages, in the file
+    words: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)  # by reason: deixis, wrong_language, too_short
+
+
 class DatasetManifest(Document):
     """What the generate stage made, per generator."""
 
@@ -94,6 +103,7 @@ class DatasetManifest(Document):
     persona: str | None = None  # the system prompt of the creator's own words: what to use when talking to the adapter
     model: str | None = None
     generators: dict[str, GeneratorCounts] = Field(default_factory=dict)
+    passages: PassageCounts | None = None
     parameters: dict = Field(default_factory=dict)  # the generate section as run
     videos: list[str] = Field(default_factory=list)  # the videos examples were made from
     exports: list[str] = Field(default_factory=list)
