@@ -43,13 +43,14 @@ def recipe(tmp: str, name: str, server: FakeOpenAI, concurrency: int, videos: in
         "paths": {"runs_dir": f"{tmp}/runs", "cache_dir": f"{tmp}/cache-{name.split('-')[0]}"},
         "pipeline": {"run_name": name},
         "llm": {"base_url": server.base_url, "model": "fake-model", "concurrency": concurrency},
-        "generate": {"creator": "Toby Fenwick",
-                     "talk_as_creator": {"prompt_file": str(prompts / "talk_as_creator.yaml"), **(gates or {})},
+        "generate": {"creator": "Toby Fenwick", "own_words": {"enabled": False},
+                     "talk_as_creator": {"enabled": True, "prompt_file": str(prompts / "talk_as_creator.yaml"),
+                                         **(gates or {})},
                      "editorial_rewrite": {"enabled": True, "prompt_file": str(prompts / "editorial_rewrite.yaml")}}}))
+    chunks = [Chunk(index=c, start=c * 30.0, end=c * 30.0 + 29, source=TEXT, text=f"{TEXT} (part {c})")
+              for c in range(4)]
     normalized = [Normalized(id=f"v{i}", title=f"Tubeless {i}", channel="Fenwick Fixes Bikes", status="success",
-                             text=TEXT, chunks=[Chunk(index=c, start=c * 30.0, end=c * 30.0 + 29, source=TEXT,
-                                                      text=f"{TEXT} (part {c})") for c in range(4)])
-                  for i in range(videos)]
+                             text=" ".join(c.text for c in chunks), chunks=chunks) for i in range(videos)]
     publish_records(path, "download", "videos.jsonl", [Video(id=n.id, url="x", status="success") for n in normalized])
     publish_records(path, "normalize", "normalized.jsonl", normalized)
     publish_records(path, "filter", "kept.jsonl", [Kept(id=n.id, text=n.text, words=80) for n in normalized])

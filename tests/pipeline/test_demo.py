@@ -42,15 +42,16 @@ def test_demo_reports_base_against_adapter_and_reruns_for_free():
     report = run.stage_dir("evaluate") / "report.html"
     assert re.search(rf"report\s+{re.escape(os.path.relpath(report, REPO))}", first.stdout)
     evaluation = json.loads((run.stage_dir("evaluate") / "evaluation.json").read_text())
-    for text in ("chats", "transcripts"):
+    for text in ("transcripts", "answers"):
         pair = evaluation["perplexity"][text]
         assert pair["base"] > 1 and pair["adapter"] > 1 and pair["base"] != pair["adapter"]
         assert f"base {pair['base']:.4g} -> adapter {pair['adapter']:.4g}" in first.stdout
     assert evaluation["base_model"] == "builtin:smollm2-135m-instruct"
 
     datasets = json.loads((run.stage_dir("generate") / "dataset_manifest.json").read_text())["generators"]
-    talk = datasets["talk_as_creator"]
-    assert talk["accepted"] >= 4, "too few conversations passed the gates to train on"
+    own = datasets["own_words"]
+    assert own["accepted"] >= 4, "too few of Toby's passages got a question that passed the gates"
+    assert f"examples   own_words: {own['accepted']} of {own['attempted']} accepted" in first.stdout
     page = report.read_text()
     for name, generated in datasets.items():  # the report counts every rejection, by reason
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(generated["rejected"].items(), key=lambda kv: (-kv[1], kv[0])))

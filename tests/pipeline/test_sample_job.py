@@ -64,11 +64,14 @@ def test_readme_sample_job(tmp_path):
 
     chats = (run_dir / "stages" / "generate" / "talk_as_creator" / "dataset_messages.jsonl").read_text().splitlines()
     assert len(chats) >= 8 and '"provenance"' in chats[0]
+    kept_text = " ".join(json.loads(line)["text"] for line in kept)
+    own = (run_dir / "stages" / "generate" / "own_words" / "dataset_messages.jsonl").read_text().splitlines()
+    assert len(own) >= 6 and all(json.loads(line)["messages"][2]["content"] in kept_text for line in own)
     assert "Dataset card" in (run_dir / "stages" / "generate" / "README.md").read_text()
 
     assert (run_dir / "artifacts" / "train" / "adapter" / "adapter_model.safetensors").exists()
     evaluation = json.loads((run_dir / "stages" / "evaluate" / "evaluation.json").read_text())
-    assert evaluation["perplexity"]["chats"]["adapter"] > 0 and len(evaluation["eval_videos"]) == 2
+    assert evaluation["perplexity"]["transcripts"]["adapter"] > 0 and len(evaluation["eval_videos"]) == 2
     assert (run_dir / "stages" / "evaluate" / "report.html").read_text().startswith("<!doctype html>")
 
     second = make("evaluate")
@@ -90,7 +93,7 @@ def test_readme_sample_job(tmp_path):
     talk = generated["talk_as_creator"]
     assert any(line.startswith(f"  examples   talk_as_creator: {talk['accepted']} of {talk['attempted']} accepted")
                for line in lines)
-    chats_ppl = evaluation["perplexity"]["chats"]
-    assert (f"  perplexity held-out chats: base {chats_ppl['base']:.4g} -> adapter {chats_ppl['adapter']:.4g}"
-            in lines)
+    ppl = evaluation["perplexity"]["transcripts"]
+    assert any(line.startswith(f"  perplexity held-out transcripts: base {ppl['base']:.4g} -> adapter "
+                               f"{ppl['adapter']:.4g} (") for line in lines)
     assert lines[-1] == f"  report     {run_dir / 'stages' / 'evaluate' / 'report.html'}"

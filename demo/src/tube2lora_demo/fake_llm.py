@@ -8,7 +8,9 @@ output, slow answers).
 The default answer (`answer`) cleans the text between <transcript> tags for normalize prompts (drops
 um/uh fillers and doubled words; JSON {"text": ...} when a response_format was sent, <<<CLEAN>>> /
 <<<END>>> otherwise), and for generate prompts (<text> tags) writes conversations that paraphrase the
-excerpt, or edits that follow the brief. Pass `responder(body) -> str` for anything else.
+excerpt, or edits that follow the brief; own_words prompts (<passage> tags) get a viewer's question about the
+passage, and curation prompts (<question> and <answer> tags) a score, 5 when the answer mentions what the
+question asks about, else 2. Pass `responder(body) -> str` for anything else.
 """
 
 from __future__ import annotations
@@ -79,11 +81,31 @@ def creator_responder(body: dict) -> str:
     return json.dumps({"messages": messages})
 
 
+def _tagged(body: dict, tag: str) -> str | None:
+    prompts = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    found = next((f for p in reversed(prompts) if (f := re.search(rf"<{tag}>\s*(.*?)\s*</{tag}>", p, re.S))), None)
+    return found.group(1) if found else None
+
+
+def own_words_responder(body: dict) -> str:
+    """own_words: the viewer's question about a passage's longest word; curation: 5 when the answer mentions
+    the question's longest word, else 2. JSON when a response_format was sent, a bare line otherwise."""
+    question, text = _tagged(body, "question"), _tagged(body, "answer")
+    if question is not None and text is not None:
+        key = _keywords(question, 1)[0]
+        score = 5 if key in text.lower() else 2
+        return json.dumps({"score": score}) if body.get("response_format") else str(score)
+    asked = f"What should I know about the {_keywords(_tagged(body, 'passage') or '', 1)[0]}?"
+    return json.dumps({"question": asked}) if body.get("response_format") else asked
+
+
 def answer(body: dict) -> str:
-    """The default: normalize prompts (<transcript>) get cleaned text, generate prompts (<text>) get
-    conversations or edits."""
+    """The default: normalize prompts (<transcript>) get cleaned text, own_words prompts (<passage>, or
+    <question> and <answer>) a question or a score, generate prompts (<text>) conversations or edits."""
     if any("<transcript>" in (m.get("content") or "") for m in body["messages"]):
         return clean_transcript(body)
+    if _tagged(body, "passage") is not None or _tagged(body, "answer") is not None:
+        return own_words_responder(body)
     return creator_responder(body)
 
 

@@ -64,6 +64,7 @@ def publish_records(recipe: Path, stage: str, filename: str, records: list, pack
             ctx.record(getattr(record, "id", str(len(ctx.items))), getattr(record, "status", "success"))
         write_jsonl(ctx.out_dir / filename, [r for r in records if isinstance(r, BaseModel)])
         for name, text in (files or {}).items():
+            (ctx.out_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (ctx.out_dir / name).write_text(text)
 
     assert run_stage(StageSpec(name=stage, package=package, section=AnySection, run=run, upstream=upstream), recipe) == 0

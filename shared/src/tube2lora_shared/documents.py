@@ -5,8 +5,8 @@ per file, each owning its file name, so no reader spells a producer's file name 
     DatasetManifest   stages/generate/dataset_manifest.json the creator and each generator's counts
     Split             stages/train/split.json              the video-level train/eval split
     TrainedAdapter    stages/train/adapter.json            what train decided: base model, tokenizer, adapter
-    TrainingMetrics   stages/train/training_metrics.json   losses, steps, speed, the merge check
-    Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, style, judge
+    TrainingMetrics   stages/train/training_metrics.json   losses, best step, the mix, speed, the merge check
+    Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, voice, style, judge
 
 Paths inside them are relative to the run directory (or, where a field says so, to the cache root).
 """
@@ -86,6 +86,15 @@ class GeneratorCounts(BaseModel):
     rejected: dict[str, int] = Field(default_factory=dict)  # by reason
 
 
+class PassageCounts(BaseModel):
+    """The creator's verbatim passages (`passages.jsonl`): how many are usable, and what was dropped why."""
+
+    file: str = "passages.jsonl"  # relative to the generate stage's directory
+    count: int = 0  # usable passages, in the file
+    words: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)  # by reason: deixis, wrong_language, too_short
+
+
 class DatasetManifest(Document):
     """What the generate stage made, per generator."""
 
@@ -94,19 +103,24 @@ class DatasetManifest(Document):
     persona: str | None = None  # the system prompt of the creator's own words: what to use when talking to the adapter
     model: str | None = None
     generators: dict[str, GeneratorCounts] = Field(default_factory=dict)
+    passages: PassageCounts | None = None
     parameters: dict = Field(default_factory=dict)  # the generate section as run
     videos: list[str] = Field(default_factory=list)  # the videos examples were made from
     exports: list[str] = Field(default_factory=list)
 
 
 class Split(Document):
-    """The video-level split: no chunk of an eval video is trained on."""
+    """The video-level split over the usable videos (kept, with at least one passage or example), written
+    before training: no row of an eval video is trained on."""
 
     FILE: ClassVar[str] = "split.json"
     train: list[str]
     eval: list[str]
-    train_examples: int
-    eval_examples: int
+    train_examples: int  # training rows (chats and monologue passages) after the mix
+    eval_examples: int  # eval rows: the held-out videos' passages and their chats
+    excluded: list[str] = Field(default_factory=list)  # kept videos with no passage or example: on neither side
+    train_rows: dict[str, int] = Field(default_factory=dict)  # per source
+    eval_rows: dict[str, int] = Field(default_factory=dict)  # per source
 
 
 class TrainedAdapter(Document):
@@ -137,13 +151,30 @@ class MergeCheck(BaseModel):
     path: str  # relative to the run directory
 
 
+class SourceMix(BaseModel):
+    """One training source in the mix: shares are of the supervised training tokens."""
+
+    weight: float  # train.mix.<source>
+    target_share: float  # the weight renormalised over the sources that had data (0: left out)
+    share: float  # achieved
+    rows: int  # training rows used
+    available_rows: int  # training rows there were
+    supervised_tokens: int
+    tokens: int
+
+
 class TrainingMetrics(Document):
     FILE: ClassVar[str] = "training_metrics.json"
     steps: int
     train_loss: float
     train_losses: list[float]
     eval_losses: list[float]
-    eval_loss: float | None
+    eval_loss: float | None  # of the saved adapter (the best checkpoint's, when there is an eval set)
+    best_step: int | None = None  # the step whose checkpoint was kept: the lowest eval loss
+    best_eval_loss: float | None = None
+    stopped_early: bool = False  # early stopping ended training before max_steps / the epochs
+    mix: dict[str, SourceMix] = Field(default_factory=dict)  # per source
+    labels_checked: list[str] = Field(default_factory=list)  # sources whose collated batch labels were checked
     train_examples: int
     eval_examples: int
     max_length: int
@@ -164,14 +195,17 @@ class Evaluation(Document):
     REPORT_MD: ClassVar[str] = "report.md"
     REPORT_HTML: ClassVar[str] = "report.html"
     creator: str
-    judge: dict | None = None  # the LLM judge's verdict counts, when asked
+    judge: dict | None = None  # "which is the real creator?": adapter / base -> the judge's verdict counts, when asked
     data: dict = Field(default_factory=dict)  # what the adapter was trained on
     base_model: str  # as the recipe names it
     adapter: str  # relative to the run directory
     eval_videos: list[str]
-    eval_chats: int
-    perplexity: dict[str, dict[str, float | None]]  # chats / transcripts -> base / adapter
-    style: dict[str, dict]  # reference / base / adapter -> style measures
+    eval_passages: int = 0  # the held-out videos' passages (the transcript perplexity's text)
+    eval_questions: int = 0  # held-out own_words questions base and adapter answered
+    eval_chats: int = 0  # held-out LLM-written chats scored (talk_as_creator, when generated)
+    perplexity: dict[str, dict[str, float | None]]  # transcripts / answers / chats -> base / adapter
+    voice: dict = Field(default_factory=dict)  # phrases, copied, delta, repetition, identical: the answers' voice
+    style: dict[str, dict]  # reference (the real answers) / base / adapter -> style measures
     signature_phrases: list[str]
     samples: list[dict[str, str]]
     improved: dict[str, bool | None]

@@ -1,8 +1,10 @@
-"""Language allowlists: `en` accepts `en`, `en-GB`, `en-US`; an empty allowlist accepts everything."""
+"""Language allowlists (`en` accepts `en`, `en-GB`, `en-US`; an empty allowlist accepts everything) and
+deterministic language identification (py3langid, the `langid` extra: a naive Bayes model inside the package)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 
 def primary(code: str) -> str:
@@ -22,3 +24,18 @@ def first_allowed(codes: Iterable[str], allowlist: Iterable[str]) -> str | None:
             if primary(code) == primary(wanted):
                 return code
     return codes[0] if codes and not list(allowlist) else None
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def identify(text: str) -> tuple[str | None, float]:
+    """(ISO 639-1 code, probability); (None, 0.0) for text without letters."""
+    if not any(ch.isalpha() for ch in text):
+        return None, 0.0
+    code, probability = _identifier().classify(text)
+    return code, round(float(probability), 4)

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(])")
+_SENTENCE_GAP = re.compile(r"(?<=[.!?])[\"')\]]*(\s+)(?=[A-Z0-9\"'(])")  # the same boundary; group 1: the gap
 
 
 def words(text: str) -> list[str]:
@@ -22,6 +23,20 @@ def words(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text.strip())) if s]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, closing quotes included: `text[start:end]` is the sentence
+    verbatim, so a run of sentences can be cut out of a text without changing a character."""
+    spans, start = [], len(text) - len(text.lstrip())
+    for gap in _SENTENCE_GAP.finditer(text):
+        if gap.start(1) > start:
+            spans.append((start, gap.start(1)))
+        start = gap.end(1)
+    end = len(text.rstrip())
+    if end > start:
+        spans.append((start, end))
+    return spans
 
 
 @lru_cache(maxsize=1)

@@ -8,11 +8,11 @@ import pytest
 from harness import publish_records
 
 from tube2lora_analyze.cli import SPEC as ANALYZE
-from tube2lora_analyze.language import identify
 from tube2lora_analyze.quality import factors, score
 from tube2lora_analyze.tokens import MistralTokens
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl
+from tube2lora_shared.languages import identify
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.records import Chunk, Normalized, Profile, Segment, Transcript, Video
 from tube2lora_shared.rundir import RunDir

@@ -35,10 +35,16 @@ def upstream(path: Path, videos: int = 3) -> None:
     publish_records(path, "filter", "kept.jsonl", [Kept(id=n.id, text=n.text, words=90) for n in normalized])
 
 
-def recipe_for(recipe, server: FakeOpenAI, talk=None, edit=None, name="recipe.yaml"):
+def recipe_for(recipe, server: FakeOpenAI, talk=None, edit=None, name="recipe.yaml", own=None):
+    """The LLM-written generators on (own_words off unless `own` says otherwise: its own tests are in
+    test_own_words.py)."""
     path = recipe(name, llm={"base_url": server.base_url, "model": "fake-model", "backoff_s": 0.01},
                   generate={"creator": "Toby Fenwick",
-                            "talk_as_creator": {"prompt_file": str(PROMPTS / "talk_as_creator.yaml"), **(talk or {})},
+                            "own_words": {"enabled": False, "prompt_file": str(PROMPTS / "own_words.yaml"),
+                                          "curation_prompt_file": str(PROMPTS / "own_words_curation.yaml"),
+                                          **(own or {})},
+                            "talk_as_creator": {"enabled": True, "prompt_file": str(PROMPTS / "talk_as_creator.yaml"),
+                                                **(talk or {})},
                             "editorial_rewrite": {"enabled": True, "prompt_file": str(PROMPTS / "editorial_rewrite.yaml"),
                                                   **(edit or {})}})
     upstream(path)
@@ -58,8 +64,9 @@ def test_datasets_with_provenance_exports_and_card(recipe):
         edits = list(read_jsonl(out / "editorial_rewrite" / "dataset_edits.jsonl", EditExample))
         assert len(chats) == 6 and server.total == 12  # 6 chunks x (1 chat + 1 edit)
         chat = chats[0]
-        assert chat.messages[0] == {"role": "system", "content": "You are Toby Fenwick. Answer the way Toby Fenwick "
-                                    "talks in their videos: their words, their phrases, their opinions."}
+        assert chat.messages[0] == {"role": "system", "content": "You are Toby Fenwick, paraphrased by a writer model. "
+                                    "Answer the way Toby Fenwick talks in their videos: their words, their phrases, "
+                                    "their opinions."}  # model-written data is marked apart from the own words
         assert [m["role"] for m in chat.messages[1:]] == ["user", "assistant"] * 2
         p = chat.provenance
         assert (p.generator, p.prompt, p.model, p.video_id, p.video_title) == (

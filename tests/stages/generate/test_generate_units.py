@@ -81,13 +81,13 @@ def planned(**generate):
     from tube2lora_generate.tasks import plan
     from tube2lora_shared.records import Chunk, Normalized
 
-    cfg = GenerateConfig(**{"talk_as_creator": {"prompt_file": "t.yaml"},
+    cfg = GenerateConfig(**{"own_words": {"enabled": False}, "talk_as_creator": {"enabled": True, "prompt_file": "t.yaml"},
                             "editorial_rewrite": {"enabled": True, "prompt_file": "e.yaml"}, **generate})
     long, short = " ".join(SOURCE.split() * 3), "Too short to ask about."
     videos = {f"v{i}": Normalized(id=f"v{i}", status="success", channel="Fenwick Fixes Bikes", chunks=[
         Chunk(index=c, start=0, end=1, source=text.upper(), text=text) for c, text in enumerate((long, short, long))])
         for i in range(2)}
-    return cfg, videos, plan(cfg, ["v0", "v1"], videos)
+    return cfg, videos, plan(cfg, ["v0", "v1"], videos, {vid: n.chunks for vid, n in videos.items()})
 
 
 def test_task_planning_skips_short_chunks_and_rotates_briefs():
@@ -106,14 +106,16 @@ def test_gating_turns_answers_into_examples_rejections_and_retries():
     from tube2lora_shared.llm import Answer, LLMError
     from tube2lora_shared.prompts import PromptTemplate
 
-    cfg, videos, tasks = planned(talk_as_creator={"prompt_file": "t.yaml", "gates": {"min_answer_words": 5}},
+    cfg, videos, tasks = planned(talk_as_creator={"enabled": True, "prompt_file": "t.yaml",
+                                                  "gates": {"min_answer_words": 5}},
                                  editorial_rewrite={"enabled": False})
     templates = {"talk_as_creator": PromptTemplate(name="talk-v1", system="s", user="u")}
     pasted = [GOOD[0], {"role": "assistant", "content": tasks[1].source}]
     answers = [Answer(GOOD, "...", cached=False), Answer(pasted, "...", cached=True),
                LLMError("connection", "refused"), LLMError("unparsable", "twice")]
     found = decide(tasks, answers, cfg, "Toby", templates, "m")
-    assert found.accepted == 1 and found.examples["talk_as_creator"][0].messages[0]["content"].startswith("You are Toby.")
+    assert found.accepted == 1
+    assert found.examples["talk_as_creator"][0].messages[0]["content"].startswith("You are Toby, paraphrased by")
     assert found.counts == {"accepted_talk_as_creator": 1, "rejected_talk_as_creator_copied_source": 1,
                             "rejected_talk_as_creator_connection": 1, "rejected_talk_as_creator_unparsable": 1}
     assert found.retry_videos == {"v1"}  # only the transient error is asked again
@@ -127,7 +129,8 @@ def test_the_question_follows_the_endpoint_and_the_task():
     from tube2lora_generate.prompting import load_templates, question
 
     prompts = Path(__file__).resolve().parents[3] / "configs" / "prompts"
-    cfg, _, tasks = planned(talk_as_creator={"prompt_file": str(prompts / "talk_as_creator.yaml"), "turn_pairs": 1},
+    cfg, _, tasks = planned(talk_as_creator={"enabled": True, "prompt_file": str(prompts / "talk_as_creator.yaml"),
+                                             "turn_pairs": 1},
                             editorial_rewrite={"enabled": True, "prompt_file": str(prompts / "editorial_rewrite.yaml")})
     templates = load_templates(cfg)
     talk = question(tasks[0], templates["talk_as_creator"], "Toby", cfg, "json_schema")

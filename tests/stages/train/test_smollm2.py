@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from generate_dir import chat, passages, publish_generate
 from harness import publish_records
-from test_train import chats
 
 from tube2lora_evaluate.cli import SPEC as EVALUATE
 from tube2lora_shared.config import load_config
@@ -24,13 +24,17 @@ def test_smollm2_trains_on_its_own_chat_template(recipe):
                          "per_device_train_batch_size": 2, "lora_r": 8, "eval_share": 0.2, "eval_steps": 2},
                   evaluate={"max_new_tokens": 8, "samples": 1, "max_chats": 2})
     publish_records(path, "normalize", "normalized.jsonl",
-                    [Normalized(id=f"vid{v}", status="success", text="Keep the rubber side down.") for v in range(5)])
-    publish_records(path, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
+                    [Normalized(id=f"ep{v:02d}", status="success", text="Keep the rubber side down.") for v in range(5)])
+    texts = passages(5, 2)
+    talk = [chat(p, "And the cassette?", generator="talk_as_creator") for p in texts]  # what evaluate asks
+    publish_generate(path, texts, talk=talk)
     assert run_stage(TRAIN, path) == 0
     run = RunDir.for_config(load_config(path))
     audit = json.loads((run.stage_dir("train") / "mask_audit.json").read_text())
-    assert audit["eos_trained"] and "«Here's the thing" in audit["example_trained_between_guillemets"]
-    assert "<|im_start|>assistant" in audit["example_trained_between_guillemets"]
+    own, monologue = audit["sources"]["own_words"], audit["sources"]["monologue"]
+    assert own["eos_trained"] and "«Here's the thing" in own["example_trained_between_guillemets"]
+    assert "<|im_start|>assistant" in own["example_trained_between_guillemets"] and audit["rule_breaches"] == 0
+    assert monologue["supervised_share"] == 1.0 and monologue["eos_trained"]  # SmolLM2's own end token
     assert (run.artifacts_dir("train") / "adapter" / "tokenizer_config.json").exists()
     assert run_stage(EVALUATE, path) == 0
     evaluation = json.loads((run.stage_dir("evaluate") / "evaluation.json").read_text())

@@ -7,6 +7,9 @@ Two encoders, both from the tokenizer's own chat format:
 - `MistralChatEncoder` (mistral-common): the whole chat in fine-tuning mode; the assistant's spans are
   the tokens after each `[/INST]` up to and including the end-of-sequence token. (Mistral v3 moves the
   system prompt into the last user turn, so the prefix method would not hold there.)
+
+Both also encode plain text as a training row (`encode_text`): the tokenizer's own start-of-text token
+where it adds one, the text, the end-of-sequence token, and every token supervised (monologue data).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class ChatEncoder(Protocol):
     def prompt(self, messages: list[dict[str, str]]) -> list[int]: ...  # up to a user turn, ready to answer
 
     def text(self, text: str) -> list[int]: ...  # plain text, for perplexity
+
+    def encode_text(self, text: str) -> tuple[list[int], list[int]]: ...  # a plain-text row: BOS?, text, EOS; all 1s
 
     def decode(self, ids: list[int], keep_special: bool = False) -> str: ...
 
@@ -69,6 +74,12 @@ class TemplateChatEncoder:
     def text(self, text):
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
+    def encode_text(self, text):
+        ids = self.text(text)
+        if self.eos_id is not None and (not ids or ids[-1] != self.eos_id):
+            ids.append(self.eos_id)
+        return ids, [1] * len(ids)
+
     def decode(self, ids, keep_special=False):
         return self.tokenizer.decode(ids, skip_special_tokens=not keep_special)
 
@@ -107,6 +118,10 @@ class MistralChatEncoder:
 
     def text(self, text):
         return list(self.raw.encode(text, bos=True, eos=False))
+
+    def encode_text(self, text):
+        ids = list(self.raw.encode(text, bos=True, eos=True))
+        return ids, [1] * len(ids)
 
     def encode(self, messages):
         ids = list(self.mistral.encode_chat_completion(self._request(messages)).tokens)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
+from tube2lora_shared.languages import identify
 from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import Normalized, Profile, Transcript, Video
 from tube2lora_shared.textstats import cl100k_tokens, mattr, reading_ease, sentences, words
 
 from .config import AnalyzeConfig
-from .language import identify
 from .quality import factors, score
 from .signature import minhash
 from .tokens import MistralTokens

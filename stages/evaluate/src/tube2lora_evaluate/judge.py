@@ -1,19 +1,26 @@
-"""The optional LLM judge: pairwise "which answer sounds more like the creator?", asked twice with the
-answers' positions swapped, so a judge that always prefers one position scores a tie."""
+"""The optional LLM judge: "which of these is the real creator?", the creator's real held-out answer against a
+model's answer to the same question, asked twice with the positions swapped (a judge that always picks one
+position is right half the time). Asked for the adapter and, as the baseline, for the base model: the
+adapter sounds more like the creator when the judge finds the real one less often against it than against
+the base (0.5 means it cannot tell them apart)."""
 
 from __future__ import annotations
 
 from tube2lora_shared.answers import json_object
 from tube2lora_shared.llm import LLMClient, LLMError, Question
 
-SCHEMA = {"type": "object", "properties": {"winner": {"type": "string", "enum": ["A", "B"]}},
-          "required": ["winner"], "additionalProperties": False}
-PROMPT = """Here is how {creator} really talks:
+SIDES = ("adapter", "base")
+SCHEMA = {"type": "object", "properties": {"real": {"type": "string", "enum": ["A", "B"]}},
+          "required": ["real"], "additionalProperties": False}
+PROMPT = """Here is how {creator} talks, from other videos of theirs:
 <reference>
 {reference}
 </reference>
 
 A viewer asked: {question}
+
+One of these two answers is {creator}'s own words from a video; the other was written by a language model
+imitating {creator}.
 
 Answer A:
 {a}
@@ -21,44 +28,48 @@ Answer A:
 Answer B:
 {b}
 
-Which answer sounds more like {creator}: their words, phrasing and opinions? Reply with the JSON object
-{{"winner": "A"}} or {{"winner": "B"}} and nothing else."""
+Which answer is the real {creator}? Reply with the JSON object {{"real": "A"}} or {{"real": "B"}} and nothing else."""
 
 
 def parse(text: str) -> str:
     try:
-        winner = json_object(text)["winner"]
+        real = json_object(text)["real"]
     except (ValueError, KeyError, TypeError):
-        raise ValueError('expected {"winner": "A"} or {"winner": "B"}') from None
-    if winner not in ("A", "B"):
-        raise ValueError('winner must be "A" or "B"')
-    return winner
+        raise ValueError('expected {"real": "A"} or {"real": "B"}') from None
+    if real not in ("A", "B"):
+        raise ValueError('real must be "A" or "B"')
+    return real
 
 
 def judge(client: LLMClient, creator: str, reference: str, samples: list[dict]) -> dict:
-    """Adapter win rate over samples (a win needs both orders to agree; disagreement is a tie)."""
+    """For each side, over samples ({"prompt", "reference", "base", "adapter"}): how often the judge picked the
+    real answer (real_picked_rate, over answered comparisons), and per sample whether both orders found the
+    real one (told_apart), both picked the model (fooled) or they disagreed (unsure)."""
     jobs = []
     for i, s in enumerate(samples):
-        for adapter_first in (True, False):
-            a, b = (s["adapter"], s["base"]) if adapter_first else (s["base"], s["adapter"])
-            jobs.append((i, adapter_first, PROMPT.format(creator=creator, reference=reference[:3000],
-                                                         question=s["prompt"], a=a, b=b)))
+        for side in SIDES:
+            for real_first in (True, False):
+                a, b = (s["reference"], s[side]) if real_first else (s[side], s["reference"])
+                jobs.append((i, side, real_first, PROMPT.format(creator=creator, reference=reference[:3000],
+                                                                question=s["prompt"], a=a, b=b)))
 
     answers = client.ask_all([Question([{"role": "user", "content": prompt}], parse, schema=SCHEMA,
                                        schema_name="verdict", temperature=0.0, max_tokens=20)
-                              for _, _, prompt in jobs], "judge")
-    verdicts: dict[int, list[str]] = {}
-    failed = 0
-    for (i, adapter_first, _), answer in zip(jobs, answers):
+                              for *_, prompt in jobs], "judge")
+    picks: dict[str, dict[int, list[bool]]] = {side: {} for side in SIDES}
+    failed = dict.fromkeys(SIDES, 0)
+    for (i, side, real_first, _), answer in zip(jobs, answers):
         if isinstance(answer, LLMError) or answer.value is None:
-            failed += 1
+            failed[side] += 1
             continue
-        adapter_won = (answer.value == "A") == adapter_first
-        verdicts.setdefault(i, []).append("adapter" if adapter_won else "base")
-    wins = sum(1 for v in verdicts.values() if v == ["adapter", "adapter"])
-    losses = sum(1 for v in verdicts.values() if v == ["base", "base"])
-    ties = sum(1 for v in verdicts.values() if len(v) == 2 and v[0] != v[1])
-    decided = wins + losses + ties
-    return {"comparisons": len(jobs), "failed": failed, "adapter_wins": wins, "base_wins": losses, "ties": ties,
-            "adapter_win_rate": round((wins + 0.5 * ties) / decided, 4) if decided else None,
-            "position_bias_ties": ties}
+        picks[side].setdefault(i, []).append((answer.value == "A") == real_first)
+    return {side: _verdict(picks[side], failed[side], 2 * len(samples)) for side in SIDES}
+
+
+def _verdict(picks: dict[int, list[bool]], failed: int, comparisons: int) -> dict:
+    answered = [p for ps in picks.values() for p in ps]
+    both = [ps for ps in picks.values() if len(ps) == 2]
+    return {"comparisons": comparisons, "failed": failed, "real_picked": sum(answered),
+            "real_picked_rate": round(sum(answered) / len(answered), 4) if answered else None,
+            "told_apart": sum(all(ps) for ps in both), "fooled": sum(not any(ps) for ps in both),
+            "unsure": sum(ps[0] != ps[1] for ps in both)}

@@ -59,60 +59,143 @@ def data_note(data: dict) -> str:
             f"through the generate stage's gates; rejected ones are not trained on:")
 
 
-def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tuple[str, str]:
-    p, s = evaluation["perplexity"], evaluation["style"]
-    md = [f"# Does the adapter sound like {evaluation['creator']}?", "",
-          f"Held-out videos: {', '.join(evaluation['eval_videos']) or 'none'} "
-          f"({evaluation['eval_chats']} conversations). Base model `{evaluation['base_model']}`.", "",
-          "## Perplexity (lower is better)", "", "| text | base | adapter |", "|---|---|---|",
-          f"| held-out chats, assistant tokens | {p['chats']['base']} | {p['chats']['adapter']} |",
-          f"| held-out transcripts | {p['transcripts']['base']} | {p['transcripts']['adapter']} |", "",
-          "## Style of greedy answers to held-out prompts, against the creator's held-out words", "",
-          "| measure | creator | base | adapter |", "|---|---|---|---|"]
-    for key, label in (("function_word_js", "function-word profile divergence (JS, bits; lower = closer)"),
-                       ("mattr", "lexical richness (MATTR)"),
-                       ("signature_phrases_per_100_words", "signature phrases per 100 words")):
-        md.append(f"| {label} | {s['reference'].get(key, 0)} | {s['base'][key]} | {s['adapter'][key]} |")
-    md.append(f"| mean sentence length (words) | {s['reference']['sentence_words']['mean']} | "
-              f"{s['base']['sentence_words']['mean']} | {s['adapter']['sentence_words']['mean']} |")
+def _ratio(pair: dict) -> str:
+    return f"{pair['adapter'] / pair['base']:.2f}x" if pair.get("base") and pair.get("adapter") is not None else "n/a"
+
+
+PERPLEXITY = (("transcripts", "held-out transcripts (the creator's passages)"),
+              ("answers", "the creator's real answers to held-out questions"),
+              ("chats", "held-out LLM-written chats, assistant tokens"))
+
+
+def perplexity_rows(evaluation: dict) -> list[tuple[str, str, str, str]]:
+    """(text, base, adapter, adapter / base) for each perplexity measured."""
+    return [(label, _shown(pair["base"]), _shown(pair["adapter"]), _ratio(pair))
+            for key, label in PERPLEXITY if (pair := evaluation["perplexity"].get(key))]
+
+
+def _shown(value) -> str:
+    return "n/a" if value is None else f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def voice_rows(evaluation: dict) -> list[tuple[str, str, str, str]]:
+    """(measure, creator, base, adapter) for the answers to held-out questions."""
+    v, s = evaluation.get("voice") or {}, evaluation.get("style") or {}
+    if not v:
+        return []
+    ph, rep = v["phrases"], v["repetition"]
+    rows = [("signature phrases per 100 words (ratio to the creator's: caricature above 2, too little below 0.5)",
+             f"{ph['creator_rate']:g} (in the {ph['creator_rate_from']})",
+             *(f"{ph[side]['rate']:g} ({_shown(ph[side]['ratio'])}x, {ph[side]['flag']})" for side in ("base", "adapter"))),
+            (f"share of words inside {v['copied']['run_words']}-word runs copied from the training text",
+             *(_shown(v["copied"][side]) for side in ("creator", "base", "adapter"))),
+            (f"Burrows' Delta to the creator's answers ({v['delta']['words']} most frequent words; lower = closer)",
+             "0", _shown(v["delta"]["base"]), _shown(v["delta"]["adapter"])),
+            ("repeated 4-grams per answer (mean share)",
+             *(_shown(rep[side]["mean"]) for side in ("creator", "base", "adapter"))),
+            ("answers that loop (20% or more of their 4-grams repeated)",
+             *(str(rep[side]["looping"]) for side in ("creator", "base", "adapter")))]
+    if s:
+        rows += [("function-word profile divergence (JS, bits; lower = closer)", "0",
+                  _shown(s["base"]["function_word_js"]), _shown(s["adapter"]["function_word_js"])),
+                 ("lexical richness (MATTR)", *(_shown(s[k]["mattr"]) for k in ("reference", "base", "adapter"))),
+                 ("mean sentence length (words)",
+                  *(_shown(s[k]["sentence_words"]["mean"]) for k in ("reference", "base", "adapter")))]
+    return rows
+
+
+def notes(evaluation: dict) -> list[str]:
+    """What the figures say that a reader could miss: identical answers, caricature, loops, the judge."""
+    v = evaluation.get("voice") or {}
+    if not v:
+        return ["No held-out own_words question: base and adapter answered nothing, so only perplexity on the "
+                "held-out transcripts was measured (the answer measures need generate's own_words generator)."]
+    said = []
+    same = v["identical"]
+    said.append(f"{same['count']} of {same['of']} adapter answers are word for word the base's."
+                + (" The adapter changed no greedy answer, so every style figure of base and adapter is identical."
+                   if same["of"] and same["count"] == same["of"] else ""))
+    for side in ("base", "adapter"):
+        ph = v["phrases"][side]
+        if ph["flag"] in ("caricature", "too little"):
+            said.append(f"The {side}'s signature-phrase rate is {ph['ratio']:g}x the creator's: {ph['flag']}.")
+        rep = v["repetition"][side]
+        if rep["looping"]:
+            said.append(f"The {side} loops in {rep['looping']} of {v['answers']} answers, e.g. {rep['example']}.")
+    copied = v["copied"]
+    if copied.get("adapter") is not None and copied.get("creator") is not None and copied["adapter"] > copied["creator"]:
+        said.append(f"The adapter copies more {copied['run_words']}-word runs from the training text than the creator "
+                    f"does in new videos ({copied['adapter']} against {copied['creator']}): memorisation.")
     verdict = evaluation.get("judge")
     if verdict:
-        md += ["", f"LLM judge: the adapter's answer sounded more like the creator in {verdict['adapter_wins']} of "
-                   f"{verdict['adapter_wins'] + verdict['base_wins'] + verdict['ties']} prompts, the base's in "
-                   f"{verdict['base_wins']}, {verdict['ties']} ties (the two orders disagreed); win rate "
-                   f"{verdict['adapter_win_rate']}."]
+        rates = {side: verdict[side]["real_picked_rate"] for side in ("adapter", "base")}
+        said.append("LLM judge, \"which is the real creator?\" asked in both orders: it picked the creator's real "
+                    f"answer in {_percent(rates['adapter'])} of comparisons against the adapter "
+                    f"({verdict['adapter']['told_apart']} told apart, {verdict['adapter']['fooled']} fooled, "
+                    f"{verdict['adapter']['unsure']} unsure) and in {_percent(rates['base'])} against the base; "
+                    "50% means it cannot tell them apart.")
+    return said
+
+
+def _percent(rate) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.0f}%"
+
+
+def _md_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    return [f"| {' | '.join(head)} |", "|" + "---|" * len(head)] + [f"| {' | '.join(r)} |" for r in rows]
+
+
+def _html_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>")
+
+
+PPL_HEAD = ("text", "base", "adapter", "adapter / base")
+VOICE_HEAD = ("measure", "creator", "base", "adapter")
+DATA_HEAD = ("generator", "candidates", "accepted", "rejected, by reason")
+
+
+def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tuple[str, str]:
+    p, v = evaluation["perplexity"], evaluation.get("voice") or {}
+    held = (f"Held-out videos: {', '.join(evaluation['eval_videos']) or 'none'} ({evaluation.get('eval_passages', 0)} "
+            f"passages; {evaluation.get('eval_questions', 0)} questions written for them, answered greedily by base "
+            f"and adapter). Base model `{evaluation['base_model']}`.")
+    answers_intro = ("The creator column is the creator's real answers: the held-out passages the questions were "
+                     "written for.")
     data = evaluation.get("data") or {}
-    md += ["", "## The data behind it", "", data_note(data), "", "| generator | candidates | accepted | rejected, by reason |",
-           "|---|---|---|---|"] + [f"| {' | '.join(row)} |" for row in data_rows(data)]
-    md += ["", f"Signature phrases mined from the training transcripts: {', '.join(evaluation['signature_phrases']) or 'none'}.",
+    md = [f"# Does the adapter sound like {evaluation['creator']}?", "", held, "",
+          "## Perplexity (lower is better)", "", *_md_table(PPL_HEAD, perplexity_rows(evaluation)), "",
+          "## Answers to held-out questions", "", answers_intro, "", *_md_table(VOICE_HEAD, voice_rows(evaluation)), "",
+          *[f"- {n}" for n in notes(evaluation)]]
+    md += ["", "## The data behind it", "", data_note(data), "", *_md_table(DATA_HEAD, data_rows(data))]
+    md += ["", f"Signature phrases mined from the training text: {', '.join(evaluation['signature_phrases']) or 'none'}.",
            "", "## Side by side", ""]
     for i, sample in enumerate(evaluation["samples"], 1):
-        md += [f"### Sample {i}", "", f"**Prompt:** {sample['prompt']}", "", f"**Creator:** {sample['reference']}", "",
+        md += [f"### Sample {i}", "", f"**Question:** {sample['prompt']}", "",
+               f"**Creator (the real held-out passage):** {sample['reference']}", "",
                f"**Base:** {sample['base']}", "", f"**Adapter:** {sample['adapter']}", ""]
+    bars = [_bars(f"Perplexity on {label}", [("base", pair["base"]), ("adapter", pair["adapter"])])
+            for key, label in PERPLEXITY if (pair := p.get(key))]
+    if v:
+        bars += [_bars("Signature-phrase rate as a ratio to the creator's (1 = the creator's own)",
+                       [(side, v["phrases"][side]["ratio"]) for side in ("base", "adapter")], "x"),
+                 _bars("Burrows' Delta to the creator's answers (lower = closer)",
+                       [(side, v["delta"][side]) for side in ("base", "adapter")]),
+                 _bars(f"Words inside {v['copied']['run_words']}-word runs copied from the training text",
+                       [(side, v["copied"][side]) for side in ("creator", "base", "adapter")])]
     body = [f"<h1>Does the adapter sound like {html.escape(evaluation['creator'])}?</h1>",
-            f"<p>Held-out videos: {html.escape(', '.join(evaluation['eval_videos']) or 'none')} "
-            f"({evaluation['eval_chats']} conversations). Base model <code>{html.escape(evaluation['base_model'])}</code>.</p>",
+            f"<p>{html.escape(held)}</p>",
             _curve("Training and evaluation loss (from the TensorBoard logs)", curves),
-            _bars("Perplexity on held-out chats (assistant tokens)",
-                  [("base", p["chats"]["base"]), ("adapter", p["chats"]["adapter"])]),
-            _bars("Perplexity on held-out transcripts", [("base", p["transcripts"]["base"]),
-                                                         ("adapter", p["transcripts"]["adapter"])]),
-            _bars("Function-word divergence from the creator (lower = closer)",
-                  [("base", s["base"]["function_word_js"]), ("adapter", s["adapter"]["function_word_js"])]),
-            _bars("Signature phrases per 100 words", [("creator", s["reference"]["signature_phrases_per_100_words"]),
-                                                      ("base", s["base"]["signature_phrases_per_100_words"]),
-                                                      ("adapter", s["adapter"]["signature_phrases_per_100_words"])]),
-            (f"<p>LLM judge: adapter win rate {verdict['adapter_win_rate']} ({verdict['adapter_wins']} wins, "
-             f"{verdict['base_wins']} losses, {verdict['ties']} ties with positions swapped).</p>" if verdict else ""),
-            f"<h2>The data behind it</h2><p>{html.escape(data_note(data))}</p><table><tr><th>generator</th>"
-            "<th>candidates</th><th>accepted</th><th>rejected, by reason</th></tr>"
-            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in data_rows(data))
-            + "</table>",
-            "<h2>Side by side</h2><table><tr><th>prompt</th><th>creator</th><th>base</th><th>adapter</th></tr>"]
-    for sample in evaluation["samples"]:
-        body.append("<tr>" + "".join(f"<td>{html.escape(sample[k])}</td>" for k in ("prompt", "reference", "base",
-                                                                                      "adapter")) + "</tr>")
-    body.append("</table>")
+            "<h2>Perplexity (lower is better)</h2>", _html_table(PPL_HEAD, perplexity_rows(evaluation)), *bars,
+            f"<h2>Answers to held-out questions</h2><p>{html.escape(answers_intro)}</p>",
+            _html_table(VOICE_HEAD, voice_rows(evaluation)),
+            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(evaluation)) + "</ul>",
+            f"<h2>The data behind it</h2><p>{html.escape(data_note(data))}</p>", _html_table(DATA_HEAD, data_rows(data)),
+            "<h2>Side by side</h2>",
+            _html_table(("question", "creator (the real held-out passage)", "base", "adapter"),
+                        [tuple(sample[k] for k in ("prompt", "reference", "base", "adapter"))
+                         for sample in evaluation["samples"]])]
     page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tube2lora evaluation</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
     return "\n".join(md) + "\n", page

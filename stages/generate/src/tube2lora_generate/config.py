@@ -9,6 +9,35 @@ from pydantic import Field, model_validator
 from tube2lora_shared.config import Section
 
 
+class OwnWordsGates(Section):
+    min_question_words: int = Field(3, ge=1)
+    max_question_words: int = Field(40, ge=1)
+    copy_ngram: int = Field(8, ge=3)  # a question's word 8-grams found in its passage count as copied
+    max_copy_share: float = Field(0.0, ge=0, le=1)  # share of question words inside copied n-grams: 0, none
+    min_shared_words: int = Field(1, ge=0)  # the question's content words (4+ letters) found in the passage
+    min_score: int | None = Field(4, ge=1, le=5)  # the curation score (1-5) to keep; null: no curation call
+
+
+class OwnWords(Section):
+    """The creator's own words: verbatim passages as answers, the LLM writes the viewer's question."""
+
+    enabled: bool = True
+    prompt_file: Path | None = None  # configs/prompts/own_words.yaml: the viewer's question
+    curation_prompt_file: Path | None = None  # configs/prompts/own_words_curation.yaml: the 1-5 score
+    min_words: int = Field(60, ge=1)  # a passage is whole sentences, this long...
+    max_words: int = Field(300, ge=10)  # ...at most (a longer sentence is cut at its commas)
+    max_deixis_share: float = Field(0.3, ge=0, le=1)  # share of words in sentences about the video itself
+    min_language_probability: float = Field(0.9, ge=0, le=1)  # below: the passage has its video's language
+    temperature: float = Field(0.3, ge=0, le=2)
+    gates: OwnWordsGates = Field(default_factory=OwnWordsGates)
+
+    @model_validator(mode="after")
+    def _check(self) -> "OwnWords":
+        if self.max_words < self.min_words:
+            raise ValueError(f"max_words ({self.max_words}) must be >= min_words ({self.min_words})")
+        return self
+
+
 class TalkGates(Section):
     min_source_words: int = Field(60, ge=0)  # chunks shorter than this are not used
     copy_ngram: int = Field(8, ge=3)  # an answer's word 8-grams found in the source count as copied
@@ -20,7 +49,7 @@ class TalkGates(Section):
 
 
 class TalkAsCreator(Section):
-    enabled: bool = True
+    enabled: bool = False
     prompt_file: Path | None = None  # configs/prompts/talk_as_creator.yaml
     turn_pairs: int = Field(2, ge=1, le=8)
     answer_words: int = Field(80, ge=10)  # the target length of an answer
@@ -63,22 +92,34 @@ class GenerateConfig(Section):
     model: str | None = None  # overrides llm.model
     creator: str | None = None  # the persona's name; default: the channel name
     persona_system: str = ("You are {creator}. Answer the way {creator} talks in their videos: their words, "
-                           "their phrases, their opinions.")
+                           "their phrases, their opinions.")  # own_words' system prompt, and inference's
+    # LLM-written data (talk_as_creator, editorial_rewrite) carries another system prompt, so a mix tells it apart
+    persona_system_written: str = ("You are {creator}, paraphrased by a writer model. Answer the way {creator} "
+                                   "talks in their videos: their words, their phrases, their opinions.")
+    own_words: OwnWords = Field(default_factory=OwnWords)
     talk_as_creator: TalkAsCreator = Field(default_factory=TalkAsCreator)
     editorial_rewrite: EditorialRewrite = Field(default_factory=EditorialRewrite)
     exports: list[str] = Field(default_factory=lambda: ["sharegpt", "alpaca"])
 
     @model_validator(mode="after")
     def _check(self) -> "GenerateConfig":
-        talk, edit = self.talk_as_creator, self.editorial_rewrite
-        if not talk.enabled and not edit.enabled:
+        own, talk, edit = self.own_words, self.talk_as_creator, self.editorial_rewrite
+        if not own.enabled and not talk.enabled and not edit.enabled:
             raise ValueError("no generator enabled")
+        if own.enabled and own.prompt_file is None:
+            raise ValueError("own_words.prompt_file is required (configs/prompts/own_words.yaml)")
+        if own.enabled and own.gates.min_score is not None and own.curation_prompt_file is None:
+            raise ValueError("own_words.curation_prompt_file is required while own_words.gates.min_score is set "
+                             "(configs/prompts/own_words_curation.yaml)")
         if talk.enabled and talk.prompt_file is None:
             raise ValueError("talk_as_creator.prompt_file is required (configs/prompts/talk_as_creator.yaml)")
         if edit.enabled and edit.prompt_file is None:
             raise ValueError("editorial_rewrite.prompt_file is required (configs/prompts/editorial_rewrite.yaml)")
-        if "{creator}" not in self.persona_system:
-            raise ValueError("persona_system must name the persona with {creator}")
+        for key in ("persona_system", "persona_system_written"):
+            if "{creator}" not in getattr(self, key):
+                raise ValueError(f"{key} must name the persona with {{creator}}")
+        if self.persona_system_written == self.persona_system:
+            raise ValueError("persona_system_written must differ from persona_system: it marks LLM-written data")
         unknown = set(self.exports) - {"sharegpt", "alpaca"}
         if unknown:
             raise ValueError(f"exports: unknown format(s) {sorted(unknown)}; choose from sharegpt, alpaca")

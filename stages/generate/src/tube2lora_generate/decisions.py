@@ -21,7 +21,8 @@ from .tasks import Task
 class Decisions:
     candidates: list[dict] = field(default_factory=list)  # every answer, parsed or not
     decisions: list[dict] = field(default_factory=list)  # accepted or rejected, with reason and metrics
-    examples: dict[str, list] = field(default_factory=lambda: {"talk_as_creator": [], "editorial_rewrite": []})
+    examples: dict[str, list] = field(default_factory=lambda: {"own_words": [], "talk_as_creator": [],
+                                                               "editorial_rewrite": []})
     counts: Counter[str] = field(default_factory=Counter)  # accepted_<generator>, rejected_<generator>_<reason>
     rejected: Counter[str] = field(default_factory=Counter)  # "<generator>: <reason>"
     retry_videos: set[str] = field(default_factory=set)  # videos with answers lost to transient LLM errors
@@ -32,10 +33,12 @@ class Decisions:
 
 
 def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateConfig, creator: str,
-           templates: dict[str, PromptTemplate], model: str) -> Decisions:
+           templates: dict[str, PromptTemplate], model: str, out: Decisions | None = None) -> Decisions:
+    """The LLM-written generators' answers, into `out` (a new Decisions when none); their system prompt is
+    `persona_system_written`, which marks them apart from the creator's own words."""
     talk, edit = cfg.talk_as_creator, cfg.editorial_rewrite
-    persona = cfg.persona_system.format(creator=creator)
-    out = Decisions()
+    persona = cfg.persona_system_written.format(creator=creator)
+    out = out if out is not None else Decisions()
     for task, answer in zip(tasks, answers):
         provenance = Provenance(
             generator=task.generator, generator_version=__version__, prompt=templates[task.generator].name,

@@ -6,7 +6,7 @@ import re
 
 from tube2lora_shared.textstats import similarity, words
 
-from .config import BriefGates, TalkGates
+from .config import BriefGates, OwnWordsGates, TalkGates
 
 
 def copy_share(answer: str, source: str, n: int) -> float:
@@ -78,4 +78,64 @@ def edit_gate(brief: str, source: str, output: str, g: BriefGates | None) -> tup
         return "unchanged", metrics
     if g.max_new_entities is not None and len(metrics["new_entities"]) > g.max_new_entities:
         return "invented_entities", metrics
+    return None, metrics
+
+
+# How questions open, in the languages the project meets most.
+_ASKING = re.compile(
+    r"^(?:[¿¡\"'(]\s*)?(?:\w+\s*,\s*)?"  # an optional address first: "Toby, how do I ...?"
+    r"(?:what|what's|why|how|how's|when|where|who|whom|whose|which|can|could|should|would|will|do|does|did|"
+    r"is|are|was|were|am|have|has|had|may|might|must|shall|any|isn't|aren't|don't|doesn't|didn't|"
+    r"qu[eé]|por\s?qu[eé]|c[oó]mo|cu[aá]ndo|d[oó]nde|qui[eé]n|cu[aá]l|pourquoi|comment|quand|o[uù]|qui|quel|"
+    r"est-ce|warum|wie|was|wann|wo|wer|welche[rsnm]?|kann|soll|perch[eé]|come|quando|dove|chi|quale|"
+    r"waarom|hoe|wat|wanneer|waar|wie)\b", re.I)
+
+
+def is_question(text: str) -> bool:
+    """Ends with a question mark (any script's), or opens like a question and does not end as a statement
+    ("Do this every week." is an instruction)."""
+    stripped = text.strip().rstrip("\"')»” ")
+    if stripped.endswith(("?", "？", "؟")):
+        return True
+    return _ASKING.match(text.strip()) is not None and not stripped.endswith((".", "!", "。"))
+
+
+# Words any question may use whatever it asks about ("What is the answer to this question?").
+_GENERIC = {"what", "when", "where", "which", "does", "your", "this", "that", "with", "have", "from", "they", "them",
+            "then", "than", "into", "about", "answer", "question", "should", "would", "could", "there", "their",
+            "thing", "think", "really", "other", "something", "anything", "everything", "text", "using", "given",
+            "will", "just", "like", "make", "made", "know", "want", "need", "best", "good", "right", "some", "more",
+            "most", "very", "much", "many", "also", "only", "even", "over", "after", "before", "here", "these",
+            "those", "been", "were", "being", "tell", "explain", "video", "viewer"}
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 4 else word
+
+
+def shared_words(question: str, passage: str) -> int:
+    """How many distinct content words (4+ letters, not generic, plural folded) of the question the passage
+    also uses: a question about nothing in the passage ("What is the answer to this question?") shares none."""
+    known = {_stem(w) for w in words(passage)}
+    asked = {_stem(w) for w in words(question) if len(w) >= 4 and w.lower() not in _GENERIC}
+    return len(asked & known - {_stem(w) for w in _GENERIC})
+
+
+def question_gate(question: str, passage: str, g: OwnWordsGates) -> tuple[str | None, dict]:
+    """A viewer's question for a passage: a question, of a sensible length, about the passage, that does not
+    quote the answer."""
+    n = len(words(question))
+    metrics = {"question_words": n, "copy_share": round(copy_share(question, passage, g.copy_ngram), 4),
+               "shared_words": shared_words(question, passage)}
+    if not is_question(question):
+        return "not_a_question", metrics
+    if n < g.min_question_words:
+        return "question_too_short", metrics
+    if n > g.max_question_words:
+        return "question_too_long", metrics
+    if metrics["copy_share"] > g.max_copy_share:
+        return "question_quotes_answer", metrics
+    if metrics["shared_words"] < g.min_shared_words:
+        return "off_topic", metrics
     return None, metrics

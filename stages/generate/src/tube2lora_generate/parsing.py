@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from tube2lora_shared.answers import json_object
+from tube2lora_shared.answers import NoJSONObject, json_object, unfenced
 
 CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA_NAME = "conversation", "edit"
+QUESTION_SCHEMA_NAME, SCORE_SCHEMA_NAME = "viewer_question", "curation_score"
 
 
 QUESTION_MAX_CHARS = 400
@@ -86,3 +87,47 @@ def parse_delimited_edit(text: str) -> str:
     if not inner:
         raise ValueError("the text between <<<OUTPUT>>> and <<<END>>> is empty")
     return inner
+
+
+# A viewer's question: the length cap keeps a small model from running on (SmolLM2 needs it, see field notes).
+QUESTION_SCHEMA = {"type": "object", "properties": {"question": {"type": "string", "minLength": 1,
+                                                                 "maxLength": QUESTION_MAX_CHARS}},
+                   "required": ["question"], "additionalProperties": False}
+SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
+                "required": ["score"], "additionalProperties": False}
+
+
+def parse_question(text: str) -> str:
+    """{"question": "..."}, or (an answer without JSON) the first non-empty line, unquoted."""
+    try:
+        data = json_object(text)
+    except NoJSONObject:
+        line = next((ln.strip() for ln in unfenced(text).splitlines() if ln.strip()), "")
+        question = re.sub(r"^(question|viewer|q)\s*:\s*", "", line, flags=re.I).strip().strip('"')
+    else:
+        question = data.get("question") if isinstance(data, dict) else None
+        if not isinstance(question, str):
+            raise ValueError('expected {"question": "<the viewer\'s question>"}')
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError("the question is empty")
+    return question
+
+
+def parse_score(text: str) -> int:
+    """{"score": 1-5}, or (an answer without JSON) a lone digit from 1 to 5."""
+    try:
+        data = json_object(text)
+    except NoJSONObject:
+        found = re.fullmatch(r"\D*?([1-5])(?:\s*/\s*5)?\D*", unfenced(text))
+        if not found:
+            raise ValueError("expected a score from 1 to 5") from None
+        return int(found.group(1))
+    score = data.get("score") if isinstance(data, dict) else None
+    if isinstance(score, str) and score.strip().isdigit():
+        score = int(score.strip())
+    if isinstance(score, float) and score.is_integer():
+        score = int(score)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValueError('expected {"score": <an integer from 1 to 5>}')
+    return score

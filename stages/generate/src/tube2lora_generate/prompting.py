@@ -1,30 +1,63 @@
-"""What generate asks the model: the prompt templates, and the question for one task (pure once loaded)."""
+"""What generate asks the model: the prompt templates, the question for one task, and own_words' two questions
+per passage (pure once loaded)."""
 
 from __future__ import annotations
 
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.llm import Question
+from tube2lora_shared.languages import primary
 from tube2lora_shared.prompts import PromptTemplate, load_template
+from tube2lora_shared.records import Passage
 
 from .config import GenerateConfig
-from .parsing import CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA, EDIT_SCHEMA_NAME, conversation_schema, parse_conversation, parse_edit
+from .parsing import (
+    CONVERSATION_SCHEMA_NAME,
+    EDIT_SCHEMA,
+    EDIT_SCHEMA_NAME,
+    QUESTION_SCHEMA,
+    QUESTION_SCHEMA_NAME,
+    SCORE_SCHEMA,
+    SCORE_SCHEMA_NAME,
+    conversation_schema,
+    parse_conversation,
+    parse_edit,
+    parse_question,
+    parse_score,
+)
 from .tasks import Task
 
 PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction"}
+OWN_WORDS_PLACEHOLDERS = {"creator", "title", "text", "language"}
+CURATION_PLACEHOLDERS = {"creator", "title", "text", "question"}
+LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
+             "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
+             "cs": "Czech", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ja": "Japanese", "ko": "Korean",
+             "zh": "Chinese", "ar": "Arabic", "hi": "Hindi"}
 CLARIFY = ("In the first answer, {creator} asks the viewer one short clarifying question (ending with a question "
            "mark) before answering.")
 FORMAT = {"json": {"talk_as_creator": "Answer with the JSON object only.",
-                   "editorial_rewrite": "Answer with the JSON object only."},
+                   "editorial_rewrite": "Answer with the JSON object only.",
+                   "own_words": 'Answer with the JSON object only: {"question": "..."}',
+                   "own_words_curation": 'Answer with the JSON object only: {"score": <1-5>}'},
           "none": {"talk_as_creator": "Write each turn on its own line, starting with USER: or ASSISTANT:, and "
                                       "nothing else.",
                    "editorial_rewrite": "Answer with the rewritten text between a line <<<OUTPUT>>> and a line "
-                                        "<<<END>>>, and nothing else."}}
+                                        "<<<END>>>, and nothing else.",
+                   "own_words": "Answer with the question only, on one line.",
+                   "own_words_curation": "Answer with the score only: one digit from 1 to 5."}}
 
 
 def load_templates(cfg: GenerateConfig) -> dict[str, PromptTemplate]:
     """Each enabled generator's template; every configured brief must have an instruction in its file."""
-    talk, edit = cfg.talk_as_creator, cfg.editorial_rewrite
+    own, talk, edit = cfg.own_words, cfg.talk_as_creator, cfg.editorial_rewrite
     templates: dict[str, PromptTemplate] = {}
+    if own.enabled:
+        templates["own_words"] = load_template(own.prompt_file, "generate.own_words.prompt_file",
+                                               OWN_WORDS_PLACEHOLDERS)
+        if own.gates.min_score is not None:
+            templates["own_words_curation"] = load_template(own.curation_prompt_file,
+                                                            "generate.own_words.curation_prompt_file",
+                                                            CURATION_PLACEHOLDERS)
     if talk.enabled:
         templates["talk_as_creator"] = load_template(talk.prompt_file, "generate.talk_as_creator.prompt_file",
                                                      PLACEHOLDERS)
@@ -58,3 +91,26 @@ def question(task: Task, template: PromptTemplate, creator: str, cfg: GenerateCo
                         max_tokens=400 * talk.turn_pairs + 200)
     return Question(messages, parse_edit, schema=EDIT_SCHEMA, schema_name=EDIT_SCHEMA_NAME,
                     temperature=edit.temperature, max_tokens=len(task.source) // 2 + 300)
+
+
+def _formatted(messages: list[dict[str, str]], kind: str, structured_output: str) -> list[dict[str, str]]:
+    messages[-1]["content"] += "\n\n" + FORMAT["none" if structured_output == "none" else "json"][kind]
+    return messages
+
+
+def viewer_question(passage: Passage, template: PromptTemplate, creator: str, cfg: GenerateConfig,
+                    structured_output: str) -> Question:
+    """Ask for the question a viewer could have asked that the passage answers, in the passage's language."""
+    language = LANGUAGES.get(primary(passage.language), passage.language) if passage.language else None
+    messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text,
+                                 language=language or "the passage's language")
+    return Question(_formatted(messages, "own_words", structured_output), parse_question, schema=QUESTION_SCHEMA,
+                    schema_name=QUESTION_SCHEMA_NAME, temperature=cfg.own_words.temperature, max_tokens=160)
+
+
+def curation_question(passage: Passage, asked: str, template: PromptTemplate, creator: str,
+                      structured_output: str) -> Question:
+    """Ask for a 1-5 score: does the passage answer the question, and does it stand on its own."""
+    messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text, question=asked)
+    return Question(_formatted(messages, "own_words_curation", structured_output), parse_score, schema=SCORE_SCHEMA,
+                    schema_name=SCORE_SCHEMA_NAME, temperature=0.0, max_tokens=20)

@@ -1,4 +1,4 @@
-"""The generate stage's lines in `tube2lora summary`: each generator's yield and its dataset file."""
+"""The generate stage's lines in `tube2lora summary`: the passages, each generator's yield and its dataset file."""
 
 from __future__ import annotations
 
@@ -8,12 +8,23 @@ from tube2lora_shared.rundir import RunDir
 from tube2lora_shared.summary import find_document, show_path
 
 
+def _histogram(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def lines(run: RunDir, manifest: Manifest) -> list[str]:
-    datasets = find_document(DatasetManifest, run.stage_dir("generate"))
+    stage = run.stage_dir("generate")
+    datasets = find_document(DatasetManifest, stage)
     found = []
+    if datasets and datasets.passages:
+        p = datasets.passages
+        dropped = _histogram(p.dropped)
+        found.append(f"passages   {p.count} usable, {p.words} words" + (f" (dropped: {dropped})" if dropped else "")
+                     + f" -> {show_path(stage / p.file)}")
     for name, gen in (datasets.generators if datasets else {}).items():
-        rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(gen.rejected.items(), key=lambda kv: (-kv[1], kv[0])))
+        rejected = _histogram(gen.rejected)
         found.append(f"examples   {name}: {gen.accepted} of {gen.attempted} accepted"
+                     + (f", yield {gen.yield_:.0%}" if gen.yield_ is not None else "")
                      + (f" (rejected: {rejected})" if rejected else "")
-                     + (f" -> {show_path(run.stage_dir('generate') / gen.file)}" if gen.file else ""))
+                     + (f" -> {show_path(stage / gen.file)}" if gen.file else ""))
     return found

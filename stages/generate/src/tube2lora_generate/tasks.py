@@ -13,7 +13,7 @@ from .config import GenerateConfig
 
 @dataclass(frozen=True)
 class Task:
-    generator: str  # talk_as_creator | editorial_rewrite
+    generator: str  # talk_as_creator | editorial_rewrite (own_words asks per passage, not per task)
     video: Normalized
     chunk: Chunk
     source: str
@@ -35,14 +35,15 @@ def creator_name(cfg: GenerateConfig, kept: list[str], normalized: dict[str, Nor
     return cfg.creator or next((normalized[k].channel for k in kept if normalized[k].channel), None) or "the creator"
 
 
-def plan(cfg: GenerateConfig, kept: list[str], normalized: dict[str, Normalized]) -> list[Task]:
-    """Per chunk of each kept video, in order: a conversation (if long enough), then its edit briefs, which
-    rotate across chunks."""
+def plan(cfg: GenerateConfig, kept: list[str], normalized: dict[str, Normalized],
+         chunks: dict[str, list[Chunk]]) -> list[Task]:
+    """Per chunk of each kept video (as the filter left it: `cuts.surviving_chunks`), in order: a conversation
+    (if long enough), then its edit briefs, which rotate across chunks."""
     talk, edit = cfg.talk_as_creator, cfg.editorial_rewrite
     tasks: list[Task] = []
     n_chunk = 0
     for vid in kept:
-        for chunk in normalized[vid].chunks:
+        for chunk in chunks[vid]:
             if talk.enabled and len(words(chunk.text)) >= talk.gates.min_source_words:
                 tasks.append(Task("talk_as_creator", normalized[vid], chunk, chunk.text,
                                   clarify=share(f"clarify:{vid}:{chunk.index}") < talk.clarify_share))

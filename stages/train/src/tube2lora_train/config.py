@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tube2lora_shared.config import Section
 
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class MixConfig(Section):
+    """Each source's weight in the training TOKENS (supervised tokens, from training videos): shares are
+    the weights over the sources that have data; 0 leaves a source out. See mixing.py for how they are met."""
+
+    own_words: float = Field(1.0, ge=0)  # chats answered with the creator's verbatim passages
+    talk_as_creator: float = Field(0.0, ge=0)  # chats an LLM wrote in the creator's style
+    editorial_rewrite: float = Field(0.0, ge=0)  # draft -> the creator's text rewrites
+    monologue: float = Field(1.0, ge=0)  # the creator's passages as plain text, loss on every token
 
 
 class TrainConfig(Section):
@@ -32,17 +44,35 @@ class TrainConfig(Section):
     max_length: int | None = Field(None, ge=16)  # null: the longest example, rounded up to 64, capped below
     max_length_cap: int = Field(4096, ge=16)
     packing: bool = False
+    mix: MixConfig = Field(default_factory=MixConfig)
     eval_share: float = Field(0.2, ge=0, lt=1)  # share of *videos* held out (no chunk of them is trained on)
     eval_steps: int = Field(50, ge=1)
+    early_stopping_patience: int = Field(3, ge=0)  # evaluations without a better eval loss before stopping; 0: off
     logging_steps: int = Field(10, ge=1)
-    save_steps: int = Field(100, ge=1)
+    save_steps: int | None = Field(None, ge=1)  # null: at every evaluation; else a multiple of eval_steps
     seed: int = 42
-    editorial_weight: float = Field(0.0, ge=0)  # editorial examples mixed in, per chat example
     merge: bool = False  # also save base + adapter merged into full weights (checked against the adapter)
     merge_tolerance: float = Field(1e-3, gt=0)  # max |logit difference| allowed between merged and base+adapter
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "editorial_weight" in data:
+            raise ValueError("editorial_weight was replaced by train.mix.editorial_rewrite (a weight in the "
+                             "training tokens); rename the key")
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
         if not self.base_model:
             raise ValueError("base_model is required: a hub id or a local model directory")
         return self
+
+    @field_validator("save_steps")
+    @classmethod
+    def _saved_where_evaluated(cls, value: int | None, info: ValidationInfo) -> int | None:
+        every = info.data.get("eval_steps")
+        if value and info.data.get("eval_share") and every and value % every:
+            raise ValueError(f"must be a multiple of train.eval_steps ({every}): the best checkpoint is kept, so "
+                             "checkpoints are saved where the eval loss is known")
+        return value

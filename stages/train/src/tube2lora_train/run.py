@@ -1,70 +1,83 @@
-"""The train stage's orchestration: datasets to masked token rows, a video-level split, a mask audit,
-then TRL's SFTTrainer with a PEFT LoRA adapter (trainer.py), TensorBoard, checkpoints and resume.
+"""The train stage's orchestration: the generate stage's sources (sources.py) to a video-level split over
+the usable videos (split.py), masked token rows mixed by `train.mix` (mixing.py), a mask audit (audit.py),
+then TRL's SFTTrainer with a PEFT LoRA adapter (trainer.py): early stopping on the held-out rows, the best
+checkpoint kept, TensorBoard, checkpoints and resume.
 
-Reads `stages/generate/talk_as_creator/dataset_messages.jsonl` (and the editorial dataset when
-`editorial_weight` > 0). Writes `split.json`, `mask_audit.json`, `training_metrics.json` and
-`adapter.json` (what was decided: base model, tokenizer, adapter path) to `stages/train/`, and the
-adapter (+ tokenizer) and TensorBoard logs to `artifacts/train/`. Checkpoints live in the cache under
-the stage's input hash, so a killed run resumes from the last one.
+Reads `stages/generate/` (`passages.jsonl`, each weighted source's dataset, `dataset_manifest.json`).
+Writes `split.json` (before training), `mask_audit.json`, `training_metrics.json` and `adapter.json` (what
+was decided: base model, tokenizer, adapter path) to `stages/train/`, and the adapter (+ tokenizer) and
+TensorBoard logs to `artifacts/train/`. Checkpoints live in the cache under the stage's input hash, so a
+killed run resumes from the last one.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from tube2lora_models.base_model import resolve_base_model
 from tube2lora_models.chat import chat_format, load_encoder
 from tube2lora_models.merge import merge
-from tube2lora_shared.documents import MergeCheck, Split, TrainedAdapter, TrainingMetrics
+from tube2lora_shared.documents import MergeCheck, SourceMix, Split, TrainedAdapter, TrainingMetrics
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
-from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import StageContext
-from tube2lora_shared.records import ChatExample, EditExample
 
 from .audit import mask_audit
 from .config import TrainConfig
-from .mixing import encode_rows, max_length, mix
+from .mixing import encode, eval_rows, max_length, mix, usable_videos
+from .sources import kept_videos, read_sources
 from .split import split_videos
 from .trainer import fit
-
-CHATS, EDITS = "talk_as_creator/dataset_messages.jsonl", "editorial_rewrite/dataset_edits.jsonl"
 
 
 def run(ctx: StageContext) -> None:
     cfg: TrainConfig = ctx.section
     generated = ctx.upstream["generate"].dir
-    chats = _read(generated / CHATS, ChatExample)
-    edits = _read(generated / EDITS, EditExample) if cfg.editorial_weight > 0 else []
-    conversations = mix(chats, edits, cfg.editorial_weight, cfg.seed)
-    if not conversations:
-        raise StageError("the generate stage produced no training examples; see stages/generate/README.md")
+    weights = cfg.mix.model_dump()
+    items = read_sources(generated, weights)
+    usable, excluded = usable_videos(kept_videos(generated), items)
+    train_videos, eval_videos = split_videos(usable, cfg.eval_share, cfg.seed)  # fails at once below two
+    for video in excluded:
+        ctx.log.warning("video %s has no passage or example: it is on neither side of the split", video)
 
     base_model = resolve_base_model(cfg.base_model, ctx.cache.root)
     encoder = load_encoder(cfg.tokenizer, base_model)
-    train_videos, eval_videos = split_videos([v for v, _ in conversations], cfg.eval_share, cfg.seed)
-    rows = encode_rows(encoder, conversations, eval_videos)
-    Split(train=train_videos, eval=eval_videos, train_examples=len(rows["train"]),
-          eval_examples=len(rows["eval"])).write(ctx.out_dir)
-    audit = mask_audit(rows["train"], lambda ids: encoder.decode(ids, keep_special=True), encoder.eos_id)
+    keep, held_out = set(usable), set(eval_videos)
+    outside = sorted({r["video"] for r in items} - keep)
+    if outside:
+        ctx.log.warning("rows of %d video(s) the generate stage does not list as kept are left out: %s",
+                        len(outside), ", ".join(outside[:5]))
+    encoded = encode(encoder, [r for r in items if r["video"] in keep])
+    chosen, shares, warnings = mix([r for r in encoded if r["video"] not in held_out], weights, cfg.seed)
+    for warning in warnings:
+        ctx.log.warning(warning)
+    rows = {"train": chosen, "eval": eval_rows([r for r in encoded if r["video"] in held_out], weights)}
+    Split(train=train_videos, eval=eval_videos, train_examples=len(rows["train"]), eval_examples=len(rows["eval"]),
+          excluded=excluded, train_rows=_count(rows["train"]), eval_rows=_count(rows["eval"])).write(ctx.out_dir)
+    audit = mask_audit(rows["train"], encoder.decode, encoder.eos_id)
     write_text_atomic(ctx.out_dir / "mask_audit.json", json.dumps(audit, indent=2, ensure_ascii=False))
     if audit["supervised_tokens"] == 0:
-        raise StageError("the mask audit found no supervised token: no assistant text would be trained "
+        raise StageError("the mask audit found no supervised token: nothing would be trained "
                          "(see stages/train/mask_audit.json)")
-    length = max_length(rows, cfg.max_length, cfg.max_length_cap)
-    ctx.log.info("%d train / %d eval examples (%d / %d videos); %.0f%% of tokens supervised; max_length %d",
+    if audit["rule_breaches"]:
+        raise StageError(f"the mask audit found {audit['rule_breaches']} row(s) trained on the wrong tokens (prompt "
+                         "text supervised, or monologue text not); see stages/train/mask_audit.json")
+    length = max_length(rows["train"] + rows["eval"], cfg.max_length, cfg.max_length_cap)
+    ctx.log.info("%d train / %d eval rows (%d / %d videos); supervised-token shares %s; max_length %d",
                  len(rows["train"]), len(rows["eval"]), len(train_videos), len(eval_videos),
-                 100 * audit["supervised_share"], length)
+                 ", ".join(f"{s} {m['share']:.0%}" for s, m in shares.items() if m["rows"]), length)
     if ctx.estimate:
         return
     work = ctx.cache.root / "train" / ctx.input_hash[:32]
     if ctx.force:
         shutil.rmtree(work, ignore_errors=True)  # a forced run trains from scratch; an interrupted one resumes
     trainer, metrics = fit(cfg, base_model, encoder, rows, length, work, ctx.log)
+    metrics = metrics.model_copy(update={"mix": {s: SourceMix(**m) for s, m in shares.items()}})
     adapter, adapter_path = ctx.artifact("adapter")
-    trainer.save_model(str(adapter))  # on the main process only, under DDP
+    trainer.save_model(str(adapter))  # the best checkpoint's weights (loaded at the end); main process only
     if not trainer.is_world_process_zero():
         return
     encoder.save(adapter)
@@ -85,10 +98,12 @@ def run(ctx: StageContext) -> None:
     _decision(cfg, base_model, ctx.cache.root, metrics, paths).write(ctx.out_dir)
     for video in train_videos + eval_videos:
         ctx.record(video, "success")
+    for video in excluded:
+        ctx.record(video, "skipped", reason="no_text")
 
 
-def _read(path: Path, record: type) -> list:
-    return list(read_jsonl(path, record)) if path.exists() else []
+def _count(rows: list[dict]) -> dict[str, int]:
+    return dict(Counter(row["source"] for row in rows))
 
 
 def _decision(cfg: TrainConfig, base_model: str, cache_root: Path, metrics: TrainingMetrics,

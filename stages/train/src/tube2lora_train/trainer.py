@@ -1,5 +1,7 @@
-"""TRL's SFTTrainer with a PEFT LoRA adapter: load the base model, configure, check the labels, train,
-resume from the last checkpoint in `work`, and measure."""
+"""TRL's SFTTrainer with a PEFT LoRA adapter: load the base model, configure, check the labels a real batch
+carries, train with evaluation on the held-out rows (the best checkpoint is kept and, with
+`early_stopping_patience`, training stops when the eval loss stops improving), resume from the last
+checkpoint in `work`, and measure."""
 
 from __future__ import annotations
 
@@ -13,14 +15,15 @@ from tube2lora_shared.errors import StageError, UsageError
 
 from .config import TrainConfig
 
+COLUMNS = ("input_ids", "assistant_masks")  # what the trainer sees of a row
 
-def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
-        log: logging.Logger):
-    """(the trainer, its metrics); checkpoints and TensorBoard logs go to `work`."""
+
+def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path):
+    """(the SFTTrainer, the LoRA target modules, the dtype name); checkpoints and TensorBoard logs go to `work`."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
     cuda = torch.cuda.is_available()
@@ -54,48 +57,93 @@ def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int,
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         gradient_checkpointing=cfg.gradient_checkpointing, max_length=max_length, packing=cfg.packing,
-        seed=cfg.seed, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
-        eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps, report_to=["tensorboard"],
+        seed=cfg.seed, logging_steps=cfg.logging_steps, save_strategy="steps",
+        save_steps=cfg.save_steps or cfg.eval_steps, save_total_limit=2,
+        eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps,
+        load_best_model_at_end=evaluate, metric_for_best_model="eval_loss" if evaluate else None,
+        greater_is_better=False if evaluate else None, report_to=["tensorboard"],
         bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda, pad_token=encoder.pad_token,
         disable_tqdm=True,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows["train"]),
-                         eval_dataset=Dataset.from_list(rows["eval"]) if evaluate else None,
-                         processing_class=encoder.processing_class(), peft_config=peft_config)
-    check_labels(trainer, rows["train"][0])
+    callbacks = [_evaluate_at_the_end()] if evaluate else []
+    if evaluate and cfg.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=_dataset(Dataset, rows["train"]),
+                         eval_dataset=_dataset(Dataset, rows["eval"]) if evaluate else None,
+                         processing_class=encoder.processing_class(), peft_config=peft_config, callbacks=callbacks)
+    return trainer, targets, str(load["dtype"]).replace("torch.", "")
+
+
+def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
+        log: logging.Logger):
+    """(the trainer holding the best model, its metrics)."""
+    trainer, targets, dtype = build(cfg, base_model, encoder, rows, max_length, work)
+    checked = check_labels(trainer, rows["train"])
     resume = any((work / "checkpoints").glob("checkpoint-*"))
     if resume:
         log.info("resuming from the last checkpoint in %s", work / "checkpoints")
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume or None)
     seconds = time.monotonic() - started
-    history = trainer.state.log_history
-    final_eval = trainer.evaluate() if evaluate else {}
+    state = trainer.state
+    history = list(state.log_history)
+    final_eval = trainer.evaluate() if rows["eval"] else {}  # of the best model, loaded at the end
+    if state.best_global_step:
+        log.info("kept the best checkpoint: step %d of %d, eval loss %.4f", state.best_global_step,
+                 state.global_step, state.best_metric)
     tokens = sum(len(r["input_ids"]) for r in rows["train"]) * max(1.0, cfg.num_train_epochs)
     return trainer, TrainingMetrics(
-        steps=trainer.state.global_step,
+        steps=state.global_step,
         train_loss=result.training_loss,
         train_losses=[h["loss"] for h in history if "loss" in h],
         eval_losses=[h["eval_loss"] for h in history if "eval_loss" in h],
         eval_loss=final_eval.get("eval_loss"),
+        best_step=state.best_global_step,
+        best_eval_loss=state.best_metric,
+        stopped_early=state.global_step < state.max_steps,
         train_examples=len(rows["train"]),
         eval_examples=len(rows["eval"]),
         max_length=max_length,
         lora_target_modules=targets,
+        labels_checked=checked,
         resumed=resume,
         seconds=round(seconds, 2),
         tokens_per_second=round(tokens / seconds, 1) if seconds else None,
-        device="cuda" if cuda else "cpu",
+        device="cuda" if trainer.args.device.type == "cuda" else "cpu",
         world_size=trainer.args.world_size,
-        dtype=str(load["dtype"]).replace("torch.", ""),
+        dtype=dtype,
     )
 
 
-def check_labels(trainer, row: dict) -> None:
-    """Look at the labels a real batch carries: only the assistant's tokens may count."""
-    batch = trainer.data_collator([trainer.train_dataset[0]])
-    labels = batch["labels"][0].tolist()
-    expected = [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"])]
-    if labels[: len(expected)] != expected[: len(labels)]:
-        raise StageError("the training batch's labels do not follow the assistant mask; refusing to train on "
-                         "the wrong tokens (this TRL version prepares data differently)")
+def check_labels(trainer, rows: list[dict]) -> list[str]:
+    """Look at the labels a real collated batch carries for the first row of each source: exactly the tokens
+    its mask trains (a chat's assistant turns, every token of a monologue row) may count. The sources checked."""
+    checked = []
+    for source in dict.fromkeys(r["source"] for r in rows):
+        n = next(i for i, r in enumerate(rows) if r["source"] == source)
+        labels = trainer.data_collator([trainer.train_dataset[n]])["labels"][0].tolist()
+        expected = [t if m else -100 for t, m in zip(rows[n]["input_ids"], rows[n]["assistant_masks"])]
+        if labels[: len(expected)] != expected[: len(labels)]:
+            raise StageError(f"the training batch's labels for a {source} row do not follow its mask; refusing to "
+                             "train on the wrong tokens (this TRL version prepares data differently)")
+        checked.append(source)
+    return checked
+
+
+def _evaluate_at_the_end():
+    """A callback that evaluates (and so lets the best-checkpoint choice see) the last step too, when it
+    does not fall on `eval_steps`."""
+    from transformers import TrainerCallback
+
+    class EvaluateAtTheEnd(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if control.should_training_stop and state.global_step % args.eval_steps:
+                control.should_evaluate = True
+                control.should_save = True
+            return control
+
+    return EvaluateAtTheEnd()
+
+
+def _dataset(dataset_class, rows: list[dict]):
+    return dataset_class.from_list([{k: r[k] for k in COLUMNS} for r in rows])

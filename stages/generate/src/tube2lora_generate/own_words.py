@@ -1,0 +1,86 @@
+"""own_words' decisions (pure): per passage, the viewer's question the LLM wrote goes through its gates, then
+the curation score; every rejection has its reason, and every accepted passage becomes a chat whose answer
+is the passage verbatim (instruction backtranslation with self-curation, Li et al. 2024, "Humpback")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tube2lora_shared.llm import TRANSIENT, Answer, LLMError
+from tube2lora_shared.records import ChatExample, Passage, Provenance
+
+from . import __version__
+from .config import OwnWordsGates
+from .decisions import Decisions
+from .gates import question_gate
+
+
+@dataclass
+class Asked:
+    """A passage with the question written for it, and whether the question passed its gates."""
+
+    passage: Passage
+    question: str | None
+    reason: str | None  # why it is rejected: a gate's reason, or question_<LLM error reason>
+    metrics: dict = field(default_factory=dict)
+    candidate: dict = field(default_factory=dict)
+    transient: bool = False  # lost to an LLM error worth asking again on the next run
+
+
+def _candidate(p: Passage) -> dict:
+    return {"id": f"own_words:{p.id}", "generator": "own_words", "video_id": p.video_id, "passage_index": p.index}
+
+
+def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g: OwnWordsGates) -> list[Asked]:
+    asked = []
+    for p, answer in zip(passages, answers):
+        candidate = _candidate(p)
+        if isinstance(answer, LLMError):
+            candidate.update(error=str(answer))
+            asked.append(Asked(p, None, f"question_{answer.reason}", {}, candidate, answer.reason in TRANSIENT))
+            continue
+        if answer.value is None:  # estimate mode: nothing was asked; every passage counts as going to curation
+            asked.append(Asked(p, "", None, {}, candidate))
+            continue
+        candidate.update(question=answer.value, cached=answer.cached)
+        reason, metrics = question_gate(answer.value, p.text, g)
+        asked.append(Asked(p, answer.value, reason, metrics, candidate))
+    return asked
+
+
+def to_curate(asked: list[Asked]) -> list[Asked]:
+    """The passages whose question passed its gates: only these cost a curation call."""
+    return [a for a in asked if a.reason is None]
+
+
+def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: OwnWordsGates, persona: str,
+                     prompt: str, model: str, out: Decisions) -> None:
+    """Each passage accepted or rejected, into `out`; `scores` answer `to_curate(asked)` in order (none when
+    curation is off)."""
+    scored = iter(scores)
+    for a in asked:
+        reason, metrics, candidate, transient = a.reason, dict(a.metrics), dict(a.candidate), a.transient
+        if reason is None and g.min_score is not None:
+            score = next(scored)
+            if isinstance(score, LLMError):
+                reason, transient = f"score_{score.reason}", score.reason in TRANSIENT
+                candidate.update(score_error=str(score))
+            else:
+                metrics["score"] = candidate["score"] = score.value
+                reason = "low_score" if score.value < g.min_score else None
+        p = a.passage
+        if reason is None:
+            out.examples["own_words"].append(ChatExample(
+                messages=[{"role": "system", "content": persona}, {"role": "user", "content": a.question},
+                          {"role": "assistant", "content": p.text}],
+                provenance=Provenance(generator="own_words", generator_version=__version__, prompt=prompt,
+                                      model=model, video_id=p.video_id, video_title=p.video_title,
+                                      chunk_index=p.index, source_sha256=p.source_sha256)))
+        if transient:
+            out.retry_videos.add(p.video_id)
+        out.candidates.append(candidate)
+        out.decisions.append({"id": candidate["id"], "generator": "own_words", "accepted": reason is None,
+                              "reason": reason, "metrics": metrics})
+        out.counts["accepted_own_words" if reason is None else f"rejected_own_words_{reason}"] += 1
+        if reason is not None:
+            out.rejected[f"own_words: {reason}"] += 1
