@@ -46,17 +46,21 @@ def recipe(folder: Path, name: str, mix: dict, steps: int) -> Path:
     data = yaml.safe_load(DEMO.read_text())
     data["pipeline"]["run_name"] = f"voice-{name}"
     data["paths"] = {"runs_dir": str(REPO / "runs"), "cache_dir": str(REPO / "runs" / ".cache")}
-    for generator in ("own_words", "talk_as_creator", "editorial_rewrite"):
-        section = data["generate"].get(generator)
-        if section and section.get("prompt_file"):
-            section["prompt_file"] = str((DEMO.parent / section["prompt_file"]).resolve())
+    data = _absolute_files(data)
     data["generate"]["talk_as_creator"]["enabled"] = True
-    data["normalize"]["prompt_file"] = str((DEMO.parent / data["normalize"]["prompt_file"]).resolve())
     data["train"]["mix"] = mix
     data["train"]["max_steps"] = steps
     path = folder / f"voice-{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def _absolute_files(node):
+    """Every `*_file` value resolved against the demo recipe's folder (the copy lives elsewhere)."""
+    if isinstance(node, dict):
+        return {k: str((DEMO.parent / v).resolve()) if k.endswith("_file") and isinstance(v, str) else _absolute_files(v)
+                for k, v in node.items()}
+    return node
 
 
 def ratio(pair: dict | None) -> str:
