@@ -89,5 +89,10 @@ def test_config_names_the_replaced_and_the_misaligned_keys():
         validate_section("train", {"base_model": "m", "editorial_weight": 0.5}, TrainConfig)
     with pytest.raises(UsageError, match=r"^train.save_steps: must be a multiple of train.eval_steps \(4\)"):
         validate_section("train", {"base_model": "m", "eval_steps": 4, "save_steps": 6}, TrainConfig)
+    default = validate_section("train", {"base_model": "m"}, TrainConfig)
+    assert default.mix.model_dump() == {"own_words": 1.0, "talk_as_creator": 0.0, "editorial_rewrite": 0.0,
+                                         "monologue": 1.0} and default.early_stopping_patience == 3
+    # a recipe's mix names what it wants: the sources it leaves out weigh 0, not their defaults
     cfg = validate_section("train", {"base_model": "m", "mix": {"talk_as_creator": 0.5}}, TrainConfig)
-    assert cfg.mix.model_dump() == {**WEIGHTS, "talk_as_creator": 0.5} and cfg.early_stopping_patience == 3
+    assert cfg.mix.model_dump() == {"own_words": 0.0, "talk_as_creator": 0.5, "editorial_rewrite": 0.0,
+                                    "monologue": 0.0}

@@ -13,12 +13,14 @@ ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 
 class MixConfig(Section):
     """Each source's weight in the training TOKENS (supervised tokens, from training videos): shares are
-    the weights over the sources that have data; 0 leaves a source out. See mixing.py for how they are met."""
+    the weights over the sources that have data; 0 leaves a source out. See mixing.py for how they are met.
+    A recipe's `mix` names the sources it wants: one it does not name weighs 0 (so `{own_words: 1}` is
+    own_words only); without a `mix` key the default is own_words 1 + monologue 1."""
 
-    own_words: float = Field(1.0, ge=0)  # chats answered with the creator's verbatim passages
+    own_words: float = Field(0.0, ge=0)  # chats answered with the creator's verbatim passages
     talk_as_creator: float = Field(0.0, ge=0)  # chats an LLM wrote in the creator's style
     editorial_rewrite: float = Field(0.0, ge=0)  # draft -> the creator's text rewrites
-    monologue: float = Field(1.0, ge=0)  # the creator's passages as plain text, loss on every token
+    monologue: float = Field(0.0, ge=0)  # the creator's passages as plain text, loss on every token
 
 
 class TrainConfig(Section):
@@ -44,7 +46,7 @@ class TrainConfig(Section):
     max_length: int | None = Field(None, ge=16)  # null: the longest example, rounded up to 64, capped below
     max_length_cap: int = Field(4096, ge=16)
     packing: bool = False
-    mix: MixConfig = Field(default_factory=MixConfig)
+    mix: MixConfig = Field(default_factory=lambda: MixConfig(own_words=1.0, monologue=1.0))
     eval_share: float = Field(0.2, ge=0, lt=1)  # share of *videos* held out (no chunk of them is trained on)
     eval_steps: int = Field(50, ge=1)
     early_stopping_patience: int = Field(3, ge=0)  # evaluations without a better eval loss before stopping; 0: off
