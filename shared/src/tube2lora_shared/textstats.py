@@ -21,6 +21,26 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def word_ngrams(texts: list[str], n: int) -> set[tuple[str, ...]]:
+    """Every lower-cased word n-gram of the texts (each text on its own: no n-gram spans two)."""
+    grams: set[tuple[str, ...]] = set()
+    for text in texts:
+        w = [x.lower() for x in words(text)]
+        grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+    return grams
+
+
+def copied_words(text: str, grams: set[tuple[str, ...]], n: int) -> tuple[int, int]:
+    """(words of `text` inside an n-word run found in `grams` (word_ngrams with the same n), its words):
+    the copy measure of the generate gates and the evaluation's memorisation figure."""
+    w = [x.lower() for x in words(text)]
+    inside = [False] * len(w)
+    for i in range(len(w) - n + 1):
+        if tuple(w[i:i + n]) in grams:
+            inside[i:i + n] = [True] * n
+    return sum(inside), len(w)
+
+
 def sentences(text: str) -> list[str]:
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text.strip())) if s]
 

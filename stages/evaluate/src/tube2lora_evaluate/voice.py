@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tube2lora_shared.textstats import sentences, words
+from tube2lora_shared.textstats import copied_words, sentences, words
+from tube2lora_shared.textstats import word_ngrams as ngram_set
 
 from .delta import burrows_delta
 from .style import phrase_rate
@@ -28,27 +29,11 @@ def phrase_ratio(answers: list[str], reference_rate: float, phrases: list[str]) 
     return {"rate": rate, "ratio": ratio, "flag": flag}
 
 
-def ngram_set(texts: list[str], n: int) -> set[tuple[str, ...]]:
-    """Every lower-cased word n-gram of the texts (each text on its own: no n-gram spans two)."""
-    grams: set[tuple[str, ...]] = set()
-    for text in texts:
-        w = [x.lower() for x in words(text)]
-        grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
-    return grams
-
-
 def copied_share(answers: list[str], training: set[tuple[str, ...]], n: int) -> float | None:
     """Share of the answers' words that lie inside an n-word run found in the training text (ngram_set
     with the same n): 0 for new wording, 1 for answers pasted from training. None without words."""
-    covered = total = 0
-    for answer in answers:
-        w = [x.lower() for x in words(answer)]
-        inside = [False] * len(w)
-        for i in range(len(w) - n + 1):
-            if tuple(w[i:i + n]) in training:
-                inside[i:i + n] = [True] * n
-        covered += sum(inside)
-        total += len(w)
+    counts = [copied_words(answer, training, n) for answer in answers]
+    covered, total = sum(c for c, _ in counts), sum(t for _, t in counts)
     return round(covered / total, 4) if total else None
 
 

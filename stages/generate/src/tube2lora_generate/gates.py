@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tube2lora_shared.textstats import similarity, words
+from tube2lora_shared.textstats import copied_words, similarity, word_ngrams, words
 
 from .config import BriefGates, OwnWordsGates, TalkGates
 
@@ -12,16 +12,8 @@ from .config import BriefGates, OwnWordsGates, TalkGates
 def copy_share(answer: str, source: str, n: int) -> float:
     """Share of the answer's words inside word n-grams that also occur in the source. Unlike a character
     ratio, it does not shrink when the answer is much shorter than the source: a pasted passage scores 1."""
-    a = [w.lower() for w in words(answer)]
-    s = [w.lower() for w in words(source)]
-    if len(a) < n:
-        return 0.0
-    grams = {tuple(s[i:i + n]) for i in range(len(s) - n + 1)}
-    covered = [False] * len(a)
-    for i in range(len(a) - n + 1):
-        if tuple(a[i:i + n]) in grams:
-            covered[i:i + n] = [True] * n
-    return sum(covered) / len(a)
+    covered, total = copied_words(answer, word_ngrams([source], n), n)
+    return covered / total if total >= n else 0.0
 
 
 def novel_ratio(answer: str, source: str) -> float:
