@@ -211,7 +211,7 @@ def test_report_renders_in_a_headless_browser(tmp_path):
     assert "| held-out LLM-written chats, assistant tokens | 412.5 | 97.25 | 0.24x |" in md
     assert "| the creator's real answers to held-out questions | 88 | 44 | 0.50x |" in md
     assert "| 4.5 (in the held-out answers) | 0 (0x, too little) | 11.25 (2.5x, caricature) |" in md
-    assert "2 of 2 adapter answers are word for word the base's. The adapter changed no greedy answer" in md
+    assert "2 of 2 adapter answers are word for word the base's. The adapter changed no answer" in md
     assert "The base loops in 2 of 2 answers, e.g. \"I'm glad to hear that.\" x3." in md
     assert "The adapter's signature-phrase rate is 2.5x the creator's: caricature." in md
     assert "picked the creator's real answer in 50% of comparisons against the adapter" in md

@@ -9,7 +9,13 @@ from tube2lora_shared.config import Section
 
 class EvaluateConfig(Section):
     max_chats: int = Field(50, ge=1)  # held-out own_words questions answered (and talk_as_creator chats scored)
-    max_new_tokens: int = Field(96, ge=8)  # length of base's and adapter's greedy answers
+    max_new_tokens: int = Field(96, ge=8)  # length of base's and adapter's answers
+    # How base and adapter answer (both alike, as a chat would): sampled, each question with its own seed, so the
+    # answers repeat from run to run; temperature 0 is greedy decoding, which loops on small models.
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    repetition_penalty: float = Field(1.1, ge=1, le=2)
+    seed: int = 0
     window_tokens: int = Field(512, ge=32)  # transcript perplexity is computed in windows of this size
     samples: int = Field(5, ge=0)  # side-by-side samples in the report
     phrase_words: list[int] = Field(default_factory=lambda: [3, 4, 5])  # signature phrase lengths

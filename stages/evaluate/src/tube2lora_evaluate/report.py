@@ -113,7 +113,7 @@ def notes(evaluation: dict) -> list[str]:
     said = []
     same = v["identical"]
     said.append(f"{same['count']} of {same['of']} adapter answers are word for word the base's."
-                + (" The adapter changed no greedy answer, so every style figure of base and adapter is identical."
+                + (" The adapter changed no answer, so every style figure of base and adapter is identical."
                    if same["of"] and same["count"] == same["of"] else ""))
     for side in ("base", "adapter"):
         ph = v["phrases"][side]

@@ -132,17 +132,19 @@ def _last(chat: ChatExample, role: str) -> str:
 
 def _answers(ctx: StageContext, cfg: EvaluateConfig, model, encoder,
              chats: list[ChatExample]) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """Greedy answers of base and adapter to each example's last user turn: ([(question, creator's answer)],
-    {"base": [...], "adapter": [...]})."""
+    """Base's and adapter's answers to each example's last user turn (`evaluate`'s decoding, the i-th question
+    sampled from seed + i): ([(question, creator's answer)], {"base": [...], "adapter": [...]})."""
     answers: dict[str, list[str]] = {"base": [], "adapter": []}
     prompts = []
-    for chat in ctx.track(chats, "generations", total=len(chats)):
+    for i, chat in enumerate(ctx.track(chats, "generations", total=len(chats))):
+        decoding = scoring.Decoding(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.repetition_penalty,
+                                    cfg.seed + i)
         last_user = max(i for i, m in enumerate(chat.messages) if m["role"] == "user")
         ids = encoder.prompt(chat.messages[: last_user + 1])  # the conversation up to the last user turn
         reply = next((m["content"] for m in chat.messages[last_user + 1:] if m["role"] == "assistant"), "")
         prompts.append((chat.messages[last_user]["content"], reply))
         for side in answers:
-            answers[side].append(encoder.decode(scoring.generate(model, ids, cfg.max_new_tokens, side == "adapter",
+            answers[side].append(encoder.decode(scoring.generate(model, ids, decoding, side == "adapter",
                                                                  encoder.eos_id)).strip())
     return prompts, answers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 
 def load(base_model: str, adapter: str):
@@ -46,11 +47,27 @@ def windows(ids: list[int], size: int) -> list[tuple[list[int], list[int]]]:
     return [(ids[i:i + size], [1] * len(ids[i:i + size])) for i in range(0, len(ids), size)]
 
 
-def generate(model, prompt: list[int], max_new_tokens: int, adapter: bool, eos_id: int) -> list[int]:
+@dataclass(frozen=True)
+class Decoding:
+    """How an answer is written: temperature 0 is greedy; otherwise sampled from `seed`, the same for base and
+    adapter, so the two answers differ by the weights only."""
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+
+
+def generate(model, prompt: list[int], decoding: Decoding, adapter: bool, eos_id: int) -> list[int]:
     import torch
 
+    sampled = decoding.temperature > 0
+    options = {"do_sample": sampled, "repetition_penalty": decoding.repetition_penalty,
+               **({"temperature": decoding.temperature, "top_p": decoding.top_p} if sampled else {})}
     with torch.no_grad(), _mode(model, adapter):
+        torch.manual_seed(decoding.seed)
         x = torch.tensor([prompt], device=model.device)
-        out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens,
-                             do_sample=False, eos_token_id=eos_id, pad_token_id=eos_id)
+        out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=decoding.max_new_tokens,
+                             eos_token_id=eos_id, pad_token_id=eos_id, **options)
     return out[0, len(prompt):].tolist()
