@@ -152,8 +152,9 @@ class Dropped(BaseModel):
 
     id: str
     title: str | None = None
-    reason: str
+    reason: str  # the failed gate that explains the others (language before low_confidence before size)
     detail: str
+    reasons: list[str] = Field(default_factory=list)  # every gate that failed, `reason` first
 
 
 class DuplicateMember(BaseModel):

@@ -82,7 +82,7 @@ def _passthrough(ctx: StageContext, t: Transcript) -> Normalized:
 def _write(ctx: StageContext, record: Normalized, t: Transcript) -> None:
     write_text_atomic(ctx.out_dir / f"{record.id}.json", record.model_dump_json(indent=1))
     write_text_atomic(ctx.out_dir / f"{record.id}.txt", record.text + "\n")
-    before, after = profile(t.text), profile(record.text)
+    before, after = profile(t.text, t.language), profile(record.text, t.language)
     ratios = {f"{k}_ratio": round(after[k] / before[k], 4) for k in ("chars", "words", "tokens", "sentences")
               if before[k]}
     ctx.metric(id=record.id, before=before, after=after, **ratios, similarity=round(similarity(t.text, record.text), 4),
