@@ -75,3 +75,30 @@ def test_figures_fall_back_to_the_training_rate():
                      ["grease monkeys, hi", "bye"], ["grease monkeys"])
     assert result["phrases"]["creator_rate_from"] == "training text" and result["phrases"]["creator_rate"] == 25.0
     assert result["phrases"]["base"]["ratio"] == pytest.approx(2.0)
+
+
+RUSSIAN = ["Привет, друзья. Сегодня мы говорим о цепи, и это важно.", "Цепь надо чистить каждую неделю, без драмы."]
+
+
+def test_language_bound_measures_are_not_available_outside_english():
+    from tube2lora_evaluate.report import render
+    from tube2lora_evaluate.style import function_profile, profile
+
+    assert function_profile(RUSSIAN[0], "ru") is None and function_profile(RUSSIAN[0], "en") is not None
+    measured = profile(RUSSIAN[1], function_profile(RUSSIAN[0], "ru"), None, "ru")
+    assert measured["function_word_js"] is None and measured["signature_phrases_per_100_words"] is None
+    assert measured["words"] == 7 and measured["sentence_words"]["mean"] == 7  # Cyrillic words are counted
+    result = figures(RUSSIAN[:1], {"base": ["Цепь, цепь, цепь."], "adapter": RUSSIAN[1:]}, RUSSIAN, None, copy_ngram=4)
+    assert result["phrases"] is None and result["copied"]["adapter"] == 1.0  # copy measures work in any script
+    style = {side: {"function_word_js": None, "mattr": 0.9, "signature_phrases_per_100_words": None,
+                    "sentence_words": {"mean": 7.0, "std": 0.0}} for side in ("reference", "base", "adapter")}
+    evaluation = {"creator": "Саша", "language": "ru", "base_model": "tiny", "eval_videos": ["v1"],
+                  "perplexity": {"transcripts": {"base": 80.0, "adapter": 60.0}}, "voice": result, "style": style,
+                  "signature_phrases": [], "samples": []}
+    md, page = render(evaluation, {})
+    assert ("| signature phrases per 100 words (ratio to the creator's: caricature above 2, too little below 0.5) "
+            "| n/a (language ru) | n/a (language ru) | n/a (language ru) |") in md
+    assert ("| function-word profile divergence (JS, bits; lower = closer) | n/a (language ru) | n/a (language ru) "
+            "| n/a (language ru) |") in md
+    assert "Signature phrases mined from the training text: n/a (language ru)." in md
+    assert "n/a (language ru)" in page and "Signature-phrase rate" not in page
