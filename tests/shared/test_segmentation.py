@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tube2lora_shared.segmentation import ideographic, join_sentences, sentence_spans, sentences, words
+from tube2lora_shared.segmentation import ideographic, join_text, sentence_spans, sentences, words
 from tube2lora_shared.textstats import copied_words, mattr, reading_ease, similarity, word_ngrams
 
 
@@ -39,9 +39,10 @@ def test_sentences_in_every_script(text, expected):
     assert [text[a:b] for a, b in sentence_spans(text)] == expected  # verbatim slices
 
 
-def test_sentences_join_back_as_written():
-    assert join_sentences(["今日は雨です。", "「傘を持って。」", "明日は晴れ！"]) == "今日は雨です。「傘を持って。」明日は晴れ！"
-    assert join_sentences(["Hello there.", "Then left!"]) == "Hello there. Then left!"
+def test_pieces_join_back_as_written():
+    assert join_text(["今日は雨です。", "「傘を持って。」", "明日は晴れ！"]) == "今日は雨です。「傘を持って。」明日は晴れ！"
+    assert join_text(["Hello there.", "Then left!"]) == "Hello there. Then left!"
+    assert join_text(["ホイールを", "外します。", "OK, 次は", "ブレーキ"]) == "ホイールを外します。 OK, 次はブレーキ"
 
 
 def test_ideographic_characters_carry_content():

@@ -25,7 +25,7 @@ _CLOSERS = "\"')\\]»”’」』）】"
 _SENTENCE_GAP = regex.compile(  # group 1: the gap between two sentences (empty after 。！？)
     rf"(?<=[.!?؟।۔])[{_CLOSERS}]*(\s+)(?=[\p{{Lu}}\p{{Lt}}\p{{Lo}}\p{{N}}\"'(“‘«¿¡「『（])"
     rf"|(?<=[。！？])[{_CLOSERS}]*(\s*)(?=\S)", regex.V1)
-_FULL_WIDTH_END = regex.compile(rf"[。！？][{_CLOSERS}]*$", regex.V1)
+_CJK_EDGE = regex.compile(rf"[{_SPACELESS}\u3000-\u303F\uFF01-\uFF60]")  # CJK characters and CJK punctuation
 
 
 def words(text: str) -> list[str]:
@@ -61,9 +61,13 @@ def sentences(text: str) -> list[str]:
     return [s for s in (text[a:b].strip() for a, b in sentence_spans(text)) if s]
 
 
-def join_sentences(parts: list[str]) -> str:
-    """Sentences back into one text: a space between them, none after a full-width `。！？` (CJK text has none)."""
+def join_text(parts: list[str]) -> str:
+    """Pieces of one text (sentences, caption lines, chunks) joined with a space, except between two CJK
+    characters or CJK punctuation ("ホイールを" + "外します。" stays "ホイールを外します。"): Chinese and Japanese
+    put no space there, and a space the pipeline added would end up in the training text."""
     out = ""
     for part in parts:
-        out += part if not out or _FULL_WIDTH_END.search(out) else " " + part
+        if out and part and not (_CJK_EDGE.match(out[-1]) and _CJK_EDGE.match(part[0])):
+            out += " "
+        out += part
     return out
