@@ -65,7 +65,7 @@ def run(ctx: StageContext) -> None:
     creator = datasets.creator or "the creator"
     judge_reference = " ".join(training)  # how the creator talks, never from a held-out video
     if ctx.estimate:  # before any model is resolved or loaded
-        _estimate(ctx, cfg, creator, questions, judge_reference)
+        _estimate(ctx, cfg, creator, questions, judge_reference, language)
         return
     base_model = trained.base_model_location(ctx.cache.root)
     encoder = load_encoder(trained.tokenizer, base_model)
@@ -89,7 +89,7 @@ def run(ctx: StageContext) -> None:
              for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])]
     verdict = None
     if cfg.judge and pairs:
-        verdict = judge(ctx.llm(cfg.judge_model), creator, judge_reference, pairs[: cfg.judge_samples])
+        verdict = judge(ctx.llm(cfg.judge_model), creator, judge_reference, pairs[: cfg.judge_samples], language)
     evaluation = {
         "creator": creator, "language": language, "judge": verdict,
         "data": _data(datasets, TrainingMetrics.read(trained_dir)),
@@ -124,7 +124,7 @@ def _held_out(path: Path, eval_videos: set[str], limit: int) -> list[ChatExample
 
 
 def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: list[ChatExample],
-              reference: str) -> None:
+              reference: str, language: str | None) -> None:
     """What --estimate can tell without loading a model: the judge's questions, counted with answers as long
     as `max_new_tokens` allows (the answers are not generated, so none is found in the cache)."""
     if not cfg.judge:
@@ -133,7 +133,7 @@ def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: l
     longest = " ".join(["word"] * cfg.max_new_tokens)
     samples = [{"prompt": _last(c, "user"), "reference": _last(c, "assistant"), "base": longest, "adapter": longest}
                for c in questions[: cfg.judge_samples]]
-    judge(ctx.llm(cfg.judge_model), creator, reference, samples)
+    judge(ctx.llm(cfg.judge_model), creator, reference, samples, language)
     ctx.log.info("evaluate estimate: the judge sets %d real answer(s) against base's and adapter's, in both "
                  "orders; no model loaded", len(samples))
 
