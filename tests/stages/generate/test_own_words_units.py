@@ -152,7 +152,8 @@ def test_japanese_questions_share_kanji_and_katakana_terms_with_their_passage():
 
 
 def test_a_russian_passage_is_asked_in_russian_and_a_short_foreign_one_dropped_for_its_language():
-    found, dropped = passages_of(Kept(id="v", text=RUSSIAN, words=0), "ru", OwnWords(min_words=10, max_words=40), ["ru"])
+    kept = Kept(id="v", text=RUSSIAN, words=0)
+    found, dropped = passages_of(kept, "ru", OwnWords(min_words=10, max_words=40), ["ru"])
     assert [p.language for p in found] == ["ru"] and found[0].words == len(words(RUSSIAN)) == 24
     found, dropped = passages_of(Kept(id="v", text=RUSSIAN, words=0), "ru", OwnWords(min_words=60), ["en"])
     assert found == [] and dropped == {"wrong_language": 1}  # also too short: the language is the reason

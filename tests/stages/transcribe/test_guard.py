@@ -35,7 +35,8 @@ def test_captions_without_speech_scores_are_never_phrase_dropped():
 
 def test_segments_in_every_script_are_kept():
     texts = ["Größe und Übung.", "Сегодня поговорим о тормозах.", "今日はブレーキの話です。", "今天我们聊聊刹车。",
-             "مرحبا بكم في القناة.", "Σήμερα μιλάμε για φρένα.", "आज हम ब्रेक के बारे में बात करेंगे।", "오늘은 브레이크 이야기입니다."]
+             "مرحبا بكم في القناة.", "Σήμερα μιλάμε για φρένα.", "आज हम ब्रेक के बारे में बात करेंगे।",
+             "오늘은 브레이크 이야기입니다."]
     kept, dropped = apply_guard([seg(t) for t in texts], GuardConfig())
     assert [s.text for s in kept] == texts and not dropped
 

@@ -14,7 +14,8 @@ class OwnWordsGates(Section):
     max_question_words: int = Field(40, ge=1)
     copy_ngram: int = Field(8, ge=3)  # a question's word 8-grams found in its passage count as copied
     max_copy_share: float = Field(0.0, ge=0, le=1)  # share of question words inside copied n-grams: 0, none
-    min_shared_words: int = Field(1, ge=0)  # the question's content words (4+ letters) found in the passage
+    # the question's content words (4+ letters; CJK: pairs of kanji or katakana) found in the passage
+    min_shared_words: int = Field(1, ge=0)
     min_score: int | None = Field(4, ge=1, le=5)  # the curation score (1-5) to keep; null: no curation call
     # an answer identified as another language than its source with at least this probability is rejected
     # (wrong_language); null: not checked. Short texts are rarely identified surely, so only a sure answer counts.
