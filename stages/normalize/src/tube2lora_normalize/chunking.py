@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tube2lora_shared.records import Segment
 from tube2lora_shared.segmentation import join_text
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])\s*")  # no space follows a full-width end
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ def split_long(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return [text]
     parts: list[str] = []
-    for unit in _SENTENCE.split(text):
+    for unit in filter(None, _SENTENCE.split(text)):
         for word_run in ([unit] if len(unit) <= limit else _by_words(unit, limit)):
             if parts and len(parts[-1]) + 1 + len(word_run) <= limit:
-                parts[-1] = f"{parts[-1]} {word_run}"
+                parts[-1] = join_text([parts[-1], word_run])
             else:
                 parts.append(word_run)
     return parts
