@@ -91,8 +91,6 @@ def test_the_voice_guard_keeps_what_was_said():
 
 
 def test_a_long_japanese_segment_splits_at_its_sentence_ends_without_adding_spaces():
-    from tube2lora_normalize.chunking import split_long
-
     text = "今日はブレーキの話です。" * 30
     parts = split_long(text, 100)
     assert all(len(p) <= 100 and p.endswith("。") for p in parts) and "".join(parts) == text
