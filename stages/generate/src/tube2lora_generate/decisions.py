@@ -31,6 +31,11 @@ class Decisions:
     def accepted(self) -> int:
         return sum(len(v) for v in self.examples.values())
 
+    def gates_failed(self, generator: str, reasons: list[str]) -> None:
+        """Count every gate a rejected candidate failed (`gate_failed_<generator>_<reason>`), not only its reason."""
+        for reason in reasons:
+            self.counts[f"gate_failed_{generator}_{reason}"] += 1
+
 
 def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateConfig, creator: str,
            templates: dict[str, PromptTemplate], model: str, out: Decisions | None = None) -> Decisions:
@@ -75,4 +80,5 @@ def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateCon
         out.counts[f"accepted_{task.generator}" if reason is None else f"rejected_{task.generator}_{reason}"] += 1
         if reason is not None:
             out.rejected[f"{task.generator}: {reason}"] += 1
+            out.gates_failed(task.generator, failed)
     return out

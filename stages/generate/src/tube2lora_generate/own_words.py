@@ -80,9 +80,10 @@ def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: Own
         if transient:
             out.retry_videos.add(p.video_id)
         out.candidates.append(candidate)
+        reasons = a.reasons or ([reason] if reason else [])
         out.decisions.append({"id": candidate["id"], "generator": "own_words", "accepted": reason is None,
-                              "reason": reason, "reasons": a.reasons or ([reason] if reason else []),
-                              "metrics": metrics})
+                              "reason": reason, "reasons": reasons, "metrics": metrics})
         out.counts["accepted_own_words" if reason is None else f"rejected_own_words_{reason}"] += 1
         if reason is not None:
             out.rejected[f"own_words: {reason}"] += 1
+            out.gates_failed("own_words", reasons)
