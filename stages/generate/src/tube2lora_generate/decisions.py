@@ -26,6 +26,7 @@ class Decisions:
     counts: Counter[str] = field(default_factory=Counter)  # accepted_<generator>, rejected_<generator>_<reason>
     rejected: Counter[str] = field(default_factory=Counter)  # "<generator>: <reason>"
     retry_videos: set[str] = field(default_factory=set)  # videos with answers lost to transient LLM errors
+    failed_gates: Counter[str] = field(default_factory=Counter)  # gate_failed_<generator>_<reason>: every gate
 
     @property
     def accepted(self) -> int:
@@ -34,7 +35,7 @@ class Decisions:
     def gates_failed(self, generator: str, reasons: list[str]) -> None:
         """Count every gate a rejected candidate failed (`gate_failed_<generator>_<reason>`), not only its reason."""
         for reason in reasons:
-            self.counts[f"gate_failed_{generator}_{reason}"] += 1
+            self.failed_gates[f"gate_failed_{generator}_{reason}"] += 1
 
 
 def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateConfig, creator: str,
