@@ -32,7 +32,7 @@ def run(ctx: StageContext) -> None:
     dropped: list[Dropped] = []
 
     def drop(vid: str, failed: list[tuple[str, str]]) -> None:
-        """Dropped for the first failed gate; every failed gate is recorded and counted (`gate_failed_<reason>`)."""
+        """Dropped for the failed gate that explains the others; every failed gate is recorded and counted."""
         detail = "; ".join(d for _, d in failed) if len(failed) == 1 else "; ".join(f"{r}: {d}" for r, d in failed)
         dropped.append(Dropped(id=vid, title=profiles[vid].title, reason=failed[0][0], detail=detail,
                                reasons=reasons(failed)))
