@@ -134,20 +134,20 @@ JAPANESE = "今日はブレーキパッドの交換について話します。�
 
 def test_an_answer_in_another_language_is_rejected_first_with_every_failure_listed():
     g = OwnWordsGates()
-    assert question_gate("Что нужно знать про кассету?", RUSSIAN, g, "ru") == (
+    assert question_gate("Что нужно знать про кассету?", RUSSIAN, g, language="ru") == (
         None, {"question_words": 5, "copy_share": 0.0, "shared_words": 1})  # "кассету", a Cyrillic content word
-    failed, metrics = question_failures("What should I know about the chain?", RUSSIAN, g, "ru")
+    failed, metrics = question_failures("What should I know about the chain?", RUSSIAN, g, language="ru")
     assert failed == ["wrong_language", "off_topic"] and metrics["wrong_language"] == "en"
     assert question_gate("What should I know about the chain?", RUSSIAN, OwnWordsGates(language_probability=None),
-                         "ru")[0] == "off_topic"  # the check switched off: only the other gates speak
-    assert question_gate("How do I clean the chain?", SENTENCE, g, "en")[0] is None
-    assert question_gate("How do I clean the chain?", SENTENCE, g, None)[0] is None  # nothing to compare with
+                         language="ru")[0] == "off_topic"  # the check switched off: only the other gates speak
+    assert question_gate("How do I clean the chain?", SENTENCE, g, language="en")[0] is None
+    assert question_gate("How do I clean the chain?", SENTENCE, g, language=None)[0] is None  # nothing to compare with
 
 
 def test_japanese_questions_share_kanji_and_katakana_terms_with_their_passage():
     g = OwnWordsGates()
-    assert question_gate("パッドの交換はどうしますか？", JAPANESE, g, "ja")[0] is None  # パッ ッド 交換
-    assert question_gate("天気はどうですか？", JAPANESE, g, "ja")[0] == "off_topic"
+    assert question_gate("パッドの交換はどうしますか？", JAPANESE, g, language="ja")[0] is None  # パッ ッド 交換
+    assert question_gate("天気はどうですか？", JAPANESE, g, language="ja")[0] == "off_topic"
     assert is_question("パッドの交換はどうしますか？") and cut(JAPANESE * 3, 20, 40) == [JAPANESE[:22], JAPANESE[22:]] * 3
 
 
@@ -157,3 +157,15 @@ def test_a_russian_passage_is_asked_in_russian_and_a_short_foreign_one_dropped_f
     assert [p.language for p in found] == ["ru"] and found[0].words == len(words(RUSSIAN)) == 24
     found, dropped = passages_of(Kept(id="v", text=RUSSIAN, words=0), "ru", OwnWords(min_words=60), ["en"])
     assert found == [] and dropped == {"wrong_language": 1}  # also too short: the language is the reason
+
+
+def test_a_question_naming_its_videos_topic_is_on_topic_and_talk_after_it_is_cut():
+    passage = "Some of you are hanging it up until spring, and that is fine, but do it properly and dry it first."
+    g = OwnWordsGates()
+    assert question_gate("How do I store my bike for winter?", passage, g)[0] == "off_topic"
+    assert question_gate("How do I store my bike for winter?", passage, g, "Winter storage for your bike")[0] is None
+    assert question_gate("How do I change brake pads?", "New pad's in, wheel back.", g)[0] is None  # pad's ~ pads
+    assert parse_question('{"question": "How do I fix a brake pad? (In the video) You just need a key."}') == (
+        "How do I fix a brake pad?")
+    assert parse_question('{"question": "What lube do you use? And how often?"}') == "What lube do you use? And how often?"
+    assert parse_question('{"question": "Which lube\nis best?"}') == "Which lube is best?"  # a raw line break

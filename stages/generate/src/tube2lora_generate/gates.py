@@ -125,32 +125,43 @@ _GENERIC = {"what", "when", "where", "which", "does", "your", "this", "that", "w
 
 
 def _stem(word: str) -> str:
-    word = word.lower()
-    return word[:-1] if word.endswith("s") and len(word) > 4 else word
+    word = word.lower().removesuffix("'s").removesuffix("\u2019s")
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
-def _content(text: str) -> set[str]:
-    """Content words: 4+ letters and not generic, plural folded; in Chinese and Japanese, where a word is a
-    character, each pair of neighbouring Han or Katakana characters ("ブレ", "調整")."""
-    w = words(text)
-    found = {_stem(x) for x in w if len(x) >= 4 and x.lower() not in _GENERIC}
-    found.update(a + b for a, b in zip(w, w[1:]) if ideographic(a) and ideographic(b))
-    return found
+def _pairs(w: list[str]) -> set[str]:
+    """In Chinese and Japanese, where a word is a character, the content words are the pairs of neighbouring Han
+    or Katakana characters ("ブレ", "調整")."""
+    return {a + b for a, b in zip(w, w[1:]) if ideographic(a) and ideographic(b)}
 
 
 def shared_words(question: str, passage: str) -> int:
-    """How many distinct content words of the question the passage also uses: a question about nothing in the
-    passage ("What is the answer to this question?") shares none."""
-    return len(_content(question) & _content(passage) - {_stem(w) for w in _GENERIC})
+    """How many distinct content words (4+ letters, not generic, plural folded; CJK: character pairs) of the
+    question the passage also uses: a question about nothing in the passage ("What is the answer to this
+    question?") shares none."""
+    q, w = words(question), words(passage)
+    known = {_stem(x) for x in w} | _pairs(w)
+    asked = {_stem(x) for x in q if len(x) >= 4 and x.lower() not in _GENERIC} | _pairs(q)
+    return len(asked & known - {_stem(x) for x in _GENERIC})
 
 
-def question_failures(question: str, passage: str, g: OwnWordsGates,
+# Each reason of question_gate in words: what the LLM is told when it is asked for another question.
+REFUSED_BECAUSE = {"wrong_language": "it is not in the passage's language",
+                   "not_a_question": "it is not a question",
+                   "question_too_short": "it is too short to say what the viewer wants to know",
+                   "question_too_long": "it is too long: one short question only",
+                   "question_quotes_answer": "it copies the answer's own sentences",
+                   "off_topic": "it does not name anything the passage or its video is about"}
+
+
+def question_failures(question: str, passage: str, g: OwnWordsGates, title: str = "",
                       language: str | None = None) -> tuple[list[str], dict]:
-    """A viewer's question for a passage: in the passage's language, a question, of a sensible length, about
-    the passage, that does not quote the answer."""
+    """A viewer's question for a passage: in the passage's language, a question, of a sensible length, about the
+    passage or the video it is from (a question naming the video's topic, "How do I put my bike away for winter?",
+    is on topic for every passage of "Winter storage"), that does not quote the answer."""
     n = len(words(question))
     metrics = {"question_words": n, "copy_share": round(copy_share(question, passage, g.copy_ngram), 4),
-               "shared_words": shared_words(question, passage)}
+               "shared_words": shared_words(question, f"{passage}\n{title}")}
     failed = _language(question, language, g.language_probability, metrics)
     checks = [("not_a_question", not is_question(question)),
               ("question_too_short", n < g.min_question_words),
@@ -160,6 +171,6 @@ def question_failures(question: str, passage: str, g: OwnWordsGates,
     return failed + [reason for reason, fails in checks if fails], metrics
 
 
-def question_gate(question: str, passage: str, g: OwnWordsGates,
+def question_gate(question: str, passage: str, g: OwnWordsGates, title: str = "",
                   language: str | None = None) -> tuple[str | None, dict]:
-    return _first(*question_failures(question, passage, g, language))
+    return _first(*question_failures(question, passage, g, title, language))

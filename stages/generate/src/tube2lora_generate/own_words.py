@@ -26,6 +26,12 @@ class Asked:
     candidate: dict = field(default_factory=dict)
     transient: bool = False  # lost to an LLM error worth asking again on the next run
     reasons: list[str] = field(default_factory=list)  # every gate the question failed, `reason` first
+    earlier: list[dict] = field(default_factory=list)  # the questions written before this one, and why each failed
+
+    @property
+    def ask_again(self) -> bool:
+        """The LLM wrote a question and a gate refused it: asking again, with the reason, may give a usable one."""
+        return self.reason is not None and self.question is not None and not self.transient
 
 
 def _candidate(p: Passage) -> dict:
@@ -44,9 +50,26 @@ def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g:
             asked.append(Asked(p, "", None, {}, candidate))
             continue
         candidate.update(question=answer.value, cached=answer.cached)
-        failed, metrics = question_failures(answer.value, p.text, g, p.language)
+        failed, metrics = question_failures(answer.value, p.text, g, p.video_title or "", p.language)
         asked.append(Asked(p, answer.value, failed[0] if failed else None, metrics, candidate, reasons=failed))
     return asked
+
+
+def again(first: list[Asked], second: list[Asked]) -> list[Asked]:
+    """`first` with the passages that were asked again (`second`, in the order of `[a for a in first if
+    a.ask_again]`) replaced by their new attempt, which remembers every earlier question and its reason."""
+    renewed = iter(second)
+    merged = []
+    for a in first:
+        if not a.ask_again:
+            merged.append(a)
+            continue
+        b = next(renewed)
+        b.earlier = [*a.earlier, {"question": a.question, "reason": a.reason}]
+        b.candidate["earlier"] = b.earlier
+        b.metrics["attempt"] = len(b.earlier) + 1
+        merged.append(b)
+    return merged
 
 
 def to_curate(asked: list[Asked]) -> list[Asked]:
@@ -79,6 +102,8 @@ def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: Own
                                       chunk_index=p.index, source_sha256=p.source_sha256)))
         if transient:
             out.retry_videos.add(p.video_id)
+        if a.earlier:
+            out.counts["own_words_questions_asked_again"] += 1
         out.candidates.append(candidate)
         reasons = a.reasons or ([reason] if reason else [])
         out.decisions.append({"id": candidate["id"], "generator": "own_words", "accepted": reason is None,

@@ -16,16 +16,36 @@ from collections import Counter
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import StageContext
+from tube2lora_shared.llm import LLMClient
+from tube2lora_shared.prompts import PromptTemplate
 from tube2lora_shared.records import Kept, Normalized, Passage, Video
 
 from .config import GenerateConfig
 from .cuts import surviving_chunks
 from .datasets import write_datasets
 from .decisions import Decisions, decide
-from .own_words import decide_own_words, gate_questions, to_curate
+from .own_words import Asked, again, decide_own_words, gate_questions, to_curate
 from .passages import passages_of
 from .prompting import curation_question, load_templates, question, viewer_question
 from .tasks import creator_name, plan
+
+
+def ask_questions(client: LLMClient, passages: list[Passage], template: PromptTemplate, creator: str,
+                  cfg: GenerateConfig, structured: str) -> list[Asked]:
+    """Each passage's viewer question through its gates; refused ones are asked again with the reason, up to
+    `own_words.question_attempts` questions per passage."""
+    answers = client.ask_all([viewer_question(p, template, creator, cfg, structured) for p in passages],
+                             "own_words questions")
+    asked = gate_questions(passages, answers, cfg.own_words.gates)
+    for attempt in range(2, cfg.own_words.question_attempts + 1):
+        refused = [a for a in asked if a.ask_again]
+        if not refused:
+            break
+        answers = client.ask_all([viewer_question(a.passage, template, creator, cfg, structured,
+                                                  [*a.earlier, {"question": a.question, "reason": a.reason}])
+                                  for a in refused], f"own_words questions, attempt {attempt}")
+        asked = again(asked, gate_questions([a.passage for a in refused], answers, cfg.own_words.gates))
+    return asked
 
 
 def run(ctx: StageContext) -> None:
@@ -49,9 +69,7 @@ def run(ctx: StageContext) -> None:
                  ", ".join(f"{r}={n}" for r, n in dropped.most_common()) or "none", len(tasks), len(kept))
     found = Decisions()
     if cfg.own_words.enabled and passages:
-        answers = client.ask_all([viewer_question(p, templates["own_words"], creator, cfg, structured)
-                                  for p in passages], "own_words questions")
-        asked = gate_questions(passages, answers, cfg.own_words.gates)
+        asked = ask_questions(client, passages, templates["own_words"], creator, cfg, structured)
         scores = client.ask_all([curation_question(a.passage, a.question, templates["own_words_curation"], creator,
                                                    structured) for a in to_curate(asked)],
                                 "own_words curation") if "own_words_curation" in templates else []
