@@ -102,3 +102,23 @@ def test_language_bound_measures_are_not_available_outside_english():
             "| n/a (language ru) |") in md
     assert "Signature phrases mined from the training text: n/a (language ru)." in md
     assert "n/a (language ru)" in page and "Signature-phrase rate" not in page
+
+
+def test_the_summary_says_signature_phrases_are_not_available_in_russian(recipe):
+    from harness import publish_records
+
+    from tube2lora_evaluate.summary import lines
+    from tube2lora_shared.config import load_config
+    from tube2lora_shared.documents import Evaluation
+    from tube2lora_shared.manifest import read_manifest
+    from tube2lora_shared.rundir import RunDir
+
+    voice = figures(RUSSIAN[:1], {"base": RUSSIAN[:1], "adapter": RUSSIAN[1:]}, RUSSIAN, None)
+    evaluation = Evaluation(creator="Саша", language="ru", base_model="tiny", adapter="a", eval_videos=["v1"],
+                            perplexity={"transcripts": {"base": 80.0, "adapter": 60.0}}, voice=voice, style={},
+                            signature_phrases=[], samples=[], improved={})
+    path = recipe()
+    publish_records(path, "evaluate", "placeholder.jsonl", [], files={Evaluation.FILE: evaluation.model_dump_json()})
+    run = RunDir.for_config(load_config(path))
+    said = lines(run, read_manifest(run.stage_dir("evaluate")))
+    assert "voice      signature phrases n/a (language ru); 0 of 1 adapter answers identical to the base's" in said
