@@ -9,8 +9,9 @@ The default answer (`answer`) cleans the text between <transcript> tags for norm
 um/uh fillers and doubled words; JSON {"text": ...} when a response_format was sent, <<<CLEAN>>> /
 <<<END>>> otherwise), and for generate prompts (<text> tags) writes conversations that paraphrase the
 excerpt, or edits that follow the brief; own_words prompts (<passage> tags) get a viewer's question about the
-passage, and curation prompts (<question> and <answer> tags) a score, 5 when the answer mentions what the
-question asks about, else 2. Pass `responder(body) -> str` for anything else.
+passage, in the language the prompt asks for (English, German, Russian or Japanese; English otherwise), and
+curation prompts (<question> and <answer> tags) a score, 5 when the answer mentions what the question asks
+about, else 2. Pass `responder(body) -> str` for anything else.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import regex
 
 FILLERS = re.compile(r"\b(um+|uh+|erm|you know,?)\s+", re.I)
 
@@ -39,9 +42,16 @@ def clean_transcript(body: dict) -> str:
     return f"<<<CLEAN>>>\n{text}\n<<<END>>>"
 
 
+_LONG_WORD = regex.compile(r"[^\W\d_]{6,}")  # letters of any script, 6 or more
+_CJK_TERM = regex.compile(r"[\p{Han}\p{Katakana}ー]{2,}")  # a run of kanji or katakana: Japanese and Chinese terms
+QUESTIONS = {"English": "What should I know about the {key}?", "German": "Was sollte ich über {key} wissen?",
+             "Russian": "Что нужно знать про {key}?", "Japanese": "{key}は何が大事ですか？"}
+
+
 def _keywords(text: str, n: int) -> list[str]:
     seen = []
-    for word in sorted(re.findall(r"[A-Za-z]{6,}", text), key=len, reverse=True):
+    pattern = _CJK_TERM if _CJK_TERM.search(text) else _LONG_WORD
+    for word in sorted(pattern.findall(text), key=len, reverse=True):
         if word.lower() not in seen:
             seen.append(word.lower())
     return (seen or ["bike"]) * n
@@ -95,7 +105,9 @@ def own_words_responder(body: dict) -> str:
         key = _keywords(question, 1)[0]
         score = 5 if key in text.lower() else 2
         return json.dumps({"score": score}) if body.get("response_format") else str(score)
-    asked = f"What should I know about the {_keywords(_tagged(body, 'passage') or '', 1)[0]}?"
+    prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+    language = next((name for name in QUESTIONS if f"question in {name}" in prompt), "English")
+    asked = QUESTIONS[language].format(key=_keywords(_tagged(body, "passage") or "", 1)[0])
     return json.dumps({"question": asked}) if body.get("response_format") else asked
 
 

@@ -195,6 +195,7 @@ class Evaluation(Document):
     REPORT_MD: ClassVar[str] = "report.md"
     REPORT_HTML: ClassVar[str] = "report.html"
     creator: str
+    language: str | None = None  # the creator's (most passages'); English-only measures are None in other languages
     judge: dict | None = None  # "which is the real creator?": adapter / base -> the judge's verdict counts, when asked
     data: dict = Field(default_factory=dict)  # what the adapter was trained on
     base_model: str  # as the recipe names it

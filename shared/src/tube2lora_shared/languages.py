@@ -1,10 +1,24 @@
-"""Language allowlists (`en` accepts `en`, `en-GB`, `en-US`; an empty allowlist accepts everything) and
-deterministic language identification (py3langid, the `langid` extra: a naive Bayes model inside the package)."""
+"""Language allowlists (`en` accepts `en`, `en-GB`, `en-US`; an empty allowlist accepts everything), language
+names for prompts, and deterministic language identification (py3langid, the `langid` extra: a naive Bayes
+model inside the package)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+
+
+NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
+         "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
+         "cs": "Czech", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ja": "Japanese", "ko": "Korean",
+         "zh": "Chinese", "ar": "Arabic", "hi": "Hindi", "el": "Greek", "he": "Hebrew", "fa": "Persian",
+         "id": "Indonesian", "vi": "Vietnamese", "th": "Thai", "hu": "Hungarian", "ro": "Romanian", "bg": "Bulgarian"}
+
+
+def name(code: str | None, unknown: str) -> str:
+    """The language's English name for a prompt ("Russian" for `ru-RU`); the code itself when it has no name
+    here, `unknown` without a code."""
+    return NAMES.get(primary(code), code) if code else unknown
 
 
 def primary(code: str) -> str:
@@ -39,3 +53,12 @@ def identify(text: str) -> tuple[str | None, float]:
         return None, 0.0
     code, probability = _identifier().classify(text)
     return code, round(float(probability), 4)
+
+
+def foreign(text: str, expected: str | None, min_probability: float) -> str | None:
+    """The language `text` is in when it is surely (identified with at least `min_probability`) another one than
+    `expected`; None when it is in `expected`, unsure, or nothing is expected. A gate for LLM answers."""
+    if not expected:
+        return None
+    code, probability = identify(text)
+    return code if code is not None and probability >= min_probability and code != primary(expected) else None

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .manifest import Status
+from .segmentation import join_text
 
 
 class CaptionLanguages(BaseModel):
@@ -72,7 +73,7 @@ class Transcript(BaseModel):
 
     @property
     def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+        return join_text([s.text.strip() for s in self.segments if s.text.strip()])  # no space between CJK lines
 
 
 class Chunk(BaseModel):
@@ -152,8 +153,9 @@ class Dropped(BaseModel):
 
     id: str
     title: str | None = None
-    reason: str
+    reason: str  # the failed gate that explains the others (language before low_confidence before size)
     detail: str
+    reasons: list[str] = Field(default_factory=list)  # every gate that failed, `reason` first
 
 
 class DuplicateMember(BaseModel):

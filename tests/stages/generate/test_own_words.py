@@ -250,3 +250,35 @@ def test_a_threshold_change_regates_without_requests_and_estimate_asks_nothing(r
         stricter = recipe_for(recipe, server, own={"gates": {"min_score": 5}}, pipeline={"run_name": "strict"})
         assert run_stage(GENERATE, stricter) == 1  # every passage scored 4: rejected now, from the cache
         assert server.total == 6 and "own_words: low_score=3" in log_of(stricter)
+
+
+RUSSIAN = [("Сегодня мы говорим о цепи, самой трудолюбивой детали велосипеда. Грязная цепь съедает кассету и "
+            "звёзды, а они стоят денег. Поэтому мы почистим её как следует, без всякой драмы, тряпкой и щёткой."),
+           ("Тормозные колодки изнашиваются медленно, поэтому вы никогда не замечаете день, когда они перестают "
+            "быть безопасными. На большинстве колодок есть канавки. Когда канавок больше нет, колодка закончилась.")]
+
+
+def test_a_question_in_another_language_is_rejected_for_it_with_every_failed_gate_shown(recipe, monkeypatch,
+                                                                                          tmp_path):
+    from tube2lora_shared.summary import summary_lines
+
+    def respond(body):  # English about the chain (off the passage's words too), Russian about the brake pads
+        passage = body["messages"][1]["content"]
+        asked = "What should I know about the chain?" if "цепи" in passage else "Что нужно знать про колодки?"
+        return json.dumps({"question": asked})
+
+    monkeypatch.chdir(tmp_path)
+    with FakeOpenAI(responder=respond) as server:
+        path = recipe_for(recipe, server, texts=RUSSIAN, input={"languages": ["ru"]},
+                          own={"min_words": 20, "gates": {"min_score": None}})
+        assert run_stage(GENERATE, path) == 0
+        assert all("Write a question in Russian" in body["messages"][1]["content"] for body in server.bodies)
+        assert any("not in the passage's language" in body["messages"][-1]["content"] for body in server.bodies)
+    out = stage_dir(path)
+    decisions = {d["id"]: d for d in map(json.loads, (out / "own_words" / "decisions.jsonl").read_text().splitlines())}
+    assert decisions["own_words:v0:0"]["reason"] == "wrong_language"
+    assert decisions["own_words:v0:0"]["reasons"] == ["wrong_language", "off_topic"]
+    assert decisions["own_words:v1:0"]["accepted"] and decisions["own_words:v1:0"]["reasons"] == []
+    run = RunDir.for_config(load_config(path))
+    assert any(line.startswith("  examples   own_words: 1 of 2 accepted, yield 50% (rejected: wrong_language 1; "
+                               "gates failed: off_topic 1, wrong_language 1)") for line in summary_lines(run))

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from tube2lora_generate.config import GenerateConfig, OwnWords, OwnWordsGates
 from tube2lora_generate.cuts import surviving_chunks
 from tube2lora_generate.deixis import deixis_share
-from tube2lora_generate.gates import is_question, question_gate
+from tube2lora_generate.gates import is_question, question_failures, question_gate
 from tube2lora_generate.parsing import parse_question, parse_score
 from tube2lora_generate.passages import cut, passages_of
 from tube2lora_shared.records import Chunk, Kept, Normalized
@@ -125,6 +125,38 @@ def test_config_checks():
                                               "their words, their phrases, their opinions.")
     cfg = GenerateConfig(own_words={"prompt_file": "q.yaml", "curation_prompt_file": "c.yaml"})
     assert not cfg.talk_as_creator.enabled and not cfg.editorial_rewrite.enabled  # own words by default
+
+
+RUSSIAN = ("Сегодня мы говорим о цепи. Грязная цепь съедает кассету и звёзды, а они стоят денег. Поэтому мы почистим "
+           "её как следует, без всякой драмы.")
+JAPANESE = "今日はブレーキパッドの交換について話します。古いパッドを外して、新しいパッドを入れます。"
+
+
+def test_an_answer_in_another_language_is_rejected_first_with_every_failure_listed():
+    g = OwnWordsGates()
+    assert question_gate("Что нужно знать про кассету?", RUSSIAN, g, language="ru") == (
+        None, {"question_words": 5, "copy_share": 0.0, "shared_words": 1})  # "кассету", a Cyrillic content word
+    failed, metrics = question_failures("What should I know about the chain?", RUSSIAN, g, language="ru")
+    assert failed == ["wrong_language", "off_topic"] and metrics["wrong_language"] == "en"
+    assert question_gate("What should I know about the chain?", RUSSIAN, OwnWordsGates(language_probability=None),
+                         language="ru")[0] == "off_topic"  # the check switched off: only the other gates speak
+    assert question_gate("How do I clean the chain?", SENTENCE, g, language="en")[0] is None
+    assert question_gate("How do I clean the chain?", SENTENCE, g, language=None)[0] is None  # nothing to compare with
+
+
+def test_japanese_questions_share_kanji_and_katakana_terms_with_their_passage():
+    g = OwnWordsGates()
+    assert question_gate("パッドの交換はどうしますか？", JAPANESE, g, language="ja")[0] is None  # パッ ッド 交換
+    assert question_gate("天気はどうですか？", JAPANESE, g, language="ja")[0] == "off_topic"
+    assert is_question("パッドの交換はどうしますか？") and cut(JAPANESE * 3, 20, 40) == [JAPANESE[:22], JAPANESE[22:]] * 3
+
+
+def test_a_russian_passage_is_asked_in_russian_and_a_short_foreign_one_dropped_for_its_language():
+    kept = Kept(id="v", text=RUSSIAN, words=0)
+    found, dropped = passages_of(kept, "ru", OwnWords(min_words=10, max_words=40), ["ru"])
+    assert [p.language for p in found] == ["ru"] and found[0].words == len(words(RUSSIAN)) == 24
+    found, dropped = passages_of(Kept(id="v", text=RUSSIAN, words=0), "ru", OwnWords(min_words=60), ["en"])
+    assert found == [] and dropped == {"wrong_language": 1}  # also too short: the language is the reason
 
 
 def test_a_question_naming_its_videos_topic_is_on_topic_and_talk_after_it_is_cut():

@@ -88,3 +88,9 @@ def test_the_voice_guard_keeps_what_was_said():
     assert summary.kept_source == "drift" and summary.text == source and summary.length_ratio < 0.6
     failed = guard(draft, LLMError("timeout", "timeout after 4 attempts"), cfg)
     assert (failed.kept_source, failed.text, failed.index, failed.end) == ("timeout", source, 3, 9.0)
+
+
+def test_a_long_japanese_segment_splits_at_its_sentence_ends_without_adding_spaces():
+    text = "今日はブレーキの話です。" * 30
+    parts = split_long(text, 100)
+    assert all(len(p) <= 100 and p.endswith("。") for p in parts) and "".join(parts) == text

@@ -31,3 +31,16 @@ def test_captions_without_speech_scores_are_never_phrase_dropped():
     caption = Segment(start=0, end=1, text="Thank you")
     kept, dropped = apply_guard([caption, Segment(start=1, end=2, text="  ")], GuardConfig())
     assert kept == [caption] and dropped == {"empty": 1}
+
+
+def test_segments_in_every_script_are_kept():
+    texts = ["Größe und Übung.", "Сегодня поговорим о тормозах.", "今日はブレーキの話です。", "今天我们聊聊刹车。",
+             "مرحبا بكم في القناة.", "Σήμερα μιλάμε για φρένα.", "आज हम ब्रेक के बारे में बात करेंगे।",
+             "오늘은 브레이크 이야기입니다."]
+    kept, dropped = apply_guard([seg(t) for t in texts], GuardConfig())
+    assert [s.text for s in kept] == texts and not dropped
+
+
+def test_a_loop_in_japanese_is_a_loop_of_characters():
+    kept, dropped = apply_guard([seg("ありがとうありがとうありがとうありがとう"), seg("ブレーキを調整します。")], GuardConfig())
+    assert [s.text for s in kept] == ["ブレーキを調整します。"] and dropped == {"repetition": 1}

@@ -54,7 +54,7 @@ def measure(n: Normalized, t: Transcript | None, v: Video | None, norm: dict, to
         transcript_language=t.language if t else None, language=language, language_probability=probability,
         chars=len(text), words=len(w), sentences=len(s), tokens_target=tokens.count(text),
         tokens_cl100k=cl100k_tokens(text), words_per_sentence=round(len(w) / len(s), 2) if s else None,
-        mattr=round(mattr(text), 4), reading_ease=reading_ease(text),
+        mattr=round(mattr(text), 4), reading_ease=reading_ease(text, (t.language if t else None) or language),
         mean_avg_logprob=round(_weighted_mean(t), 4) if logprobs else None,
         words_per_minute=round(len(w) / (duration / 60), 1) if duration else None,
         normalize_similarity=norm.get("similarity"), normalize_words_ratio=norm.get("words_ratio"),

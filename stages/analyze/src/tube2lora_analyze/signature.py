@@ -1,9 +1,10 @@
-"""MinHash signatures over word shingles (datasketch), stored as plain lists for JSONL."""
+"""MinHash signatures over word shingles (datasketch), stored as plain lists for JSONL. Words in any script
+(shared segmentation): in Chinese and Japanese a word is a character, so a shingle is a character n-gram."""
 
 from __future__ import annotations
 
 from tube2lora_shared.records import MINHASH_SCHEME, MINHASH_SEED
-from tube2lora_shared.textstats import words
+from tube2lora_shared.segmentation import words
 
 
 def shingles(text: str, size: int) -> set[bytes]:

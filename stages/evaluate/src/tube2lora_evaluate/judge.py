@@ -7,12 +7,13 @@ the base (0.5 means it cannot tell them apart)."""
 from __future__ import annotations
 
 from tube2lora_shared.answers import json_object
+from tube2lora_shared.languages import name
 from tube2lora_shared.llm import LLMClient, LLMError, Question
 
 SIDES = ("adapter", "base")
 SCHEMA = {"type": "object", "properties": {"real": {"type": "string", "enum": ["A", "B"]}},
           "required": ["real"], "additionalProperties": False}
-PROMPT = """Here is how {creator} talks, from other videos of theirs:
+PROMPT = """{creator} speaks {language}. Here is how {creator} talks, from other videos of theirs:
 <reference>
 {reference}
 </reference>
@@ -41,7 +42,7 @@ def parse(text: str) -> str:
     return real
 
 
-def judge(client: LLMClient, creator: str, reference: str, samples: list[dict]) -> dict:
+def judge(client: LLMClient, creator: str, reference: str, samples: list[dict], language: str | None = None) -> dict:
     """For each side, over samples ({"prompt", "reference", "base", "adapter"}): how often the judge picked the
     real answer (real_picked_rate, over answered comparisons), and per sample whether both orders found the
     real one (told_apart), both picked the model (fooled) or they disagreed (unsure)."""
@@ -51,7 +52,8 @@ def judge(client: LLMClient, creator: str, reference: str, samples: list[dict]) 
             for real_first in (True, False):
                 a, b = (s["reference"], s[side]) if real_first else (s[side], s["reference"])
                 jobs.append((i, side, real_first, PROMPT.format(creator=creator, reference=reference[:3000],
-                                                                question=s["prompt"], a=a, b=b)))
+                                                                question=s["prompt"], a=a, b=b,
+                                                                language=name(language, "their own language"))))
 
     answers = client.ask_all([Question([{"role": "user", "content": prompt}], parse, schema=SCHEMA,
                                        schema_name="verdict", temperature=0.0, max_tokens=20)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+from .style import has_function_words
+
 
 def _bars(title: str, items: list[tuple[str, float | None]], unit: str = "") -> str:
     values = [v for _, v in items if v is not None]
@@ -78,14 +80,23 @@ def _shown(value) -> str:
     return "n/a" if value is None else f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
+def not_available(evaluation: dict) -> str:
+    """How a measure that does not exist in the creator's language is shown."""
+    return f"n/a (language {evaluation.get('language') or 'unknown'})"
+
+
+PHRASES_ROW = "signature phrases per 100 words (ratio to the creator's: caricature above 2, too little below 0.5)"
+
+
 def voice_rows(evaluation: dict) -> list[tuple[str, str, str, str]]:
-    """(measure, creator, base, adapter) for the answers to held-out questions."""
+    """(measure, creator, base, adapter) for the answers to held-out questions; a measure bound to a language
+    the creator does not speak (function words, signature phrases) is "n/a (language xx)" in every column."""
     v, s = evaluation.get("voice") or {}, evaluation.get("style") or {}
     if not v:
         return []
-    ph, rep = v["phrases"], v["repetition"]
-    rows = [("signature phrases per 100 words (ratio to the creator's: caricature above 2, too little below 0.5)",
-             f"{ph['creator_rate']:g} (in the {ph['creator_rate_from']})",
+    ph, rep, na = v["phrases"], v["repetition"], not_available(evaluation)
+    rows = [(PHRASES_ROW, na, na, na) if ph is None else
+            (PHRASES_ROW, f"{ph['creator_rate']:g} (in the {ph['creator_rate_from']})",
              *(f"{ph[side]['rate']:g} ({_shown(ph[side]['ratio'])}x, {ph[side]['flag']})" for side in ("base", "adapter"))),
             (f"share of words inside {v['copied']['run_words']}-word runs copied from the training text",
              *(_shown(v["copied"][side]) for side in ("creator", "base", "adapter"))),
@@ -96,8 +107,9 @@ def voice_rows(evaluation: dict) -> list[tuple[str, str, str, str]]:
             ("answers that loop (20% or more of their 4-grams repeated)",
              *(str(rep[side]["looping"]) for side in ("creator", "base", "adapter")))]
     if s:
-        rows += [("function-word profile divergence (JS, bits; lower = closer)", "0",
-                  _shown(s["base"]["function_word_js"]), _shown(s["adapter"]["function_word_js"])),
+        js = [s[side]["function_word_js"] for side in ("base", "adapter")]
+        rows += [("function-word profile divergence (JS, bits; lower = closer)", *((na, na, na) if None in js else
+                                                                                 ("0", *map(_shown, js)))),
                  ("lexical richness (MATTR)", *(_shown(s[k]["mattr"]) for k in ("reference", "base", "adapter"))),
                  ("mean sentence length (words)",
                   *(_shown(s[k]["sentence_words"]["mean"]) for k in ("reference", "base", "adapter")))]
@@ -116,7 +128,7 @@ def notes(evaluation: dict) -> list[str]:
                 + (" The adapter changed no answer, so every style figure of base and adapter is identical."
                    if same["of"] and same["count"] == same["of"] else ""))
     for side in ("base", "adapter"):
-        ph = v["phrases"][side]
+        ph = (v["phrases"] or {}).get(side) or {"flag": None}
         if ph["flag"] in ("caricature", "too little"):
             said.append(f"The {side}'s signature-phrase rate is {ph['ratio']:g}x the creator's: {ph['flag']}.")
         rep = v["repetition"][side]
@@ -169,7 +181,9 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
           "## Answers to held-out questions", "", answers_intro, "", *_md_table(VOICE_HEAD, voice_rows(evaluation)), "",
           *[f"- {n}" for n in notes(evaluation)]]
     md += ["", "## The data behind it", "", data_note(data), "", *_md_table(DATA_HEAD, data_rows(data))]
-    md += ["", f"Signature phrases mined from the training text: {', '.join(evaluation['signature_phrases']) or 'none'}.",
+    mined = (", ".join(evaluation["signature_phrases"]) or "none") if has_function_words(evaluation.get("language")) \
+        else not_available(evaluation)
+    md += ["", f"Signature phrases mined from the training text: {mined}.",
            "", "## Side by side", ""]
     for i, sample in enumerate(evaluation["samples"], 1):
         md += [f"### Sample {i}", "", f"**Question:** {sample['prompt']}", "",
@@ -177,10 +191,11 @@ def render(evaluation: dict, curves: dict[str, list[tuple[int, float]]]) -> tupl
                f"**Base:** {sample['base']}", "", f"**Adapter:** {sample['adapter']}", ""]
     bars = [_bars(f"Perplexity on {label}", [("base", pair["base"]), ("adapter", pair["adapter"])])
             for key, label in PERPLEXITY if (pair := p.get(key))]
-    if v:
+    if v and v["phrases"] is not None:
         bars += [_bars("Signature-phrase rate as a ratio to the creator's (1 = the creator's own)",
-                       [(side, v["phrases"][side]["ratio"]) for side in ("base", "adapter")], "x"),
-                 _bars("Burrows' Delta to the creator's answers (lower = closer)",
+                       [(side, v["phrases"][side]["ratio"]) for side in ("base", "adapter")], "x")]
+    if v:
+        bars += [_bars("Burrows' Delta to the creator's answers (lower = closer)",
                        [(side, v["delta"][side]) for side in ("base", "adapter")]),
                  _bars(f"Words inside {v['copied']['run_words']}-word runs copied from the training text",
                        [(side, v["copied"][side]) for side in ("creator", "base", "adapter")])]

@@ -10,6 +10,7 @@ passages; `talk_as_creator/dataset_messages.jsonl` when it exists; `dataset_mani
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from tube2lora_models.chat import load_encoder
@@ -17,6 +18,7 @@ from tube2lora_shared.documents import DatasetManifest, Evaluation, Split, Train
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl
+from tube2lora_shared.languages import primary
 from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import ChatExample, Passage
 
@@ -54,13 +56,16 @@ def run(ctx: StageContext) -> None:
     for p in passages:
         if p.video_id in train_videos:
             by_video.setdefault(p.video_id, []).append(p.text)
-    phrases = style.signature_phrases({v: " ".join(t) for v, t in by_video.items()}, cfg.phrase_words,
-                                      cfg.phrase_min_videos, cfg.phrase_top)
+    language = creator_language([p for p in passages if p.video_id in train_videos] or passages)
+    phrases = None  # not available in a language without function words
+    if style.has_function_words(language):
+        phrases = style.signature_phrases({v: " ".join(t) for v, t in by_video.items()}, cfg.phrase_words,
+                                          cfg.phrase_min_videos, cfg.phrase_top)
     datasets = DatasetManifest.find(generated) or DatasetManifest()
     creator = datasets.creator or "the creator"
     judge_reference = " ".join(training)  # how the creator talks, never from a held-out video
     if ctx.estimate:  # before any model is resolved or loaded
-        _estimate(ctx, cfg, creator, questions, judge_reference)
+        _estimate(ctx, cfg, creator, questions, judge_reference, language)
         return
     base_model = trained.base_model_location(ctx.cache.root)
     encoder = load_encoder(trained.tokenizer, base_model)
@@ -77,19 +82,20 @@ def run(ctx: StageContext) -> None:
     figures = voice.figures(real, answers, training, phrases, cfg.copy_ngram, cfg.delta_words) if questions else {}
     styles = {}
     if questions:
-        reference_profile = style.function_profile(" ".join(real))
-        styles = {side: style.profile(" ".join(t), reference_profile, phrases)
+        reference_profile = style.function_profile(" ".join(real), language)
+        styles = {side: style.profile(" ".join(t), reference_profile, phrases, language)
                   for side, t in (("reference", real), *answers.items())}
     pairs = [{"prompt": p, "reference": r, "base": b, "adapter": a}
              for (p, r), b, a in zip(prompts, answers["base"], answers["adapter"])]
     verdict = None
     if cfg.judge and pairs:
-        verdict = judge(ctx.llm(cfg.judge_model), creator, judge_reference, pairs[: cfg.judge_samples])
+        verdict = judge(ctx.llm(cfg.judge_model), creator, judge_reference, pairs[: cfg.judge_samples], language)
     evaluation = {
-        "creator": creator, "judge": verdict, "data": _data(datasets, TrainingMetrics.read(trained_dir)),
+        "creator": creator, "language": language, "judge": verdict,
+        "data": _data(datasets, TrainingMetrics.read(trained_dir)),
         "base_model": trained.base_model, "adapter": trained.adapter_path, "eval_videos": sorted(eval_videos),
         "eval_passages": len(held_out), "eval_questions": len(questions), "eval_chats": len(chats),
-        "perplexity": perplexity, "voice": figures, "style": styles, "signature_phrases": phrases,
+        "perplexity": perplexity, "voice": figures, "style": styles, "signature_phrases": phrases or [],
         "samples": pairs[: cfg.samples],
         "improved": _improved(perplexity, figures, styles),
     }
@@ -104,6 +110,12 @@ def run(ctx: StageContext) -> None:
                  ctx.run.stage_dir("evaluate") / Evaluation.REPORT_HTML)
 
 
+def creator_language(passages: list[Passage]) -> str | None:
+    """The language most of the creator's passages are in (None when none says)."""
+    found = Counter(primary(p.language) for p in passages if p.language)
+    return found.most_common(1)[0][0] if found else None
+
+
 def _held_out(path: Path, eval_videos: set[str], limit: int) -> list[ChatExample]:
     """The file's examples of held-out videos (none when the generator did not run), at most `limit`."""
     if not path.is_file():
@@ -112,7 +124,7 @@ def _held_out(path: Path, eval_videos: set[str], limit: int) -> list[ChatExample
 
 
 def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: list[ChatExample],
-              reference: str) -> None:
+              reference: str, language: str | None) -> None:
     """What --estimate can tell without loading a model: the judge's questions, counted with answers as long
     as `max_new_tokens` allows (the answers are not generated, so none is found in the cache)."""
     if not cfg.judge:
@@ -121,7 +133,7 @@ def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: l
     longest = " ".join(["word"] * cfg.max_new_tokens)
     samples = [{"prompt": _last(c, "user"), "reference": _last(c, "assistant"), "base": longest, "adapter": longest}
                for c in questions[: cfg.judge_samples]]
-    judge(ctx.llm(cfg.judge_model), creator, reference, samples)
+    judge(ctx.llm(cfg.judge_model), creator, reference, samples, language)
     ctx.log.info("evaluate estimate: the judge sets %d real answer(s) against base's and adapter's, in both "
                  "orders; no model loaded", len(samples))
 
@@ -162,7 +174,7 @@ def _improved(perplexity: dict, figures: dict, styles: dict) -> dict[str, bool |
     improved = {f"{name.rstrip('s')}_perplexity": _lower(pair) for name, pair in perplexity.items()}
     if figures:
         improved["delta"] = _lower({side: figures["delta"][side] for side in ("base", "adapter")})
-        improved["function_word_js"] = styles["adapter"]["function_word_js"] < styles["base"]["function_word_js"]
+        improved["function_word_js"] = _lower({side: styles[side]["function_word_js"] for side in ("base", "adapter")})
     return improved
 
 

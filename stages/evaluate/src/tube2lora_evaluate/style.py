@@ -1,11 +1,18 @@
-"""Style measurements (pure): function-word profile divergence, sentence lengths, MATTR, signature phrases."""
+"""Style measurements (pure): function-word profile divergence, sentence lengths, MATTR, signature phrases.
+
+Words and sentences in any script (shared segmentation). The function-word profile and the signature phrases
+(which skip n-grams of function words only) need a function-word list of the creator's language: English has
+one; in any other language both are None, shown as "n/a (language xx)", never an English list applied to it.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 
-from tube2lora_shared.textstats import mattr, sentences, words
+from tube2lora_shared.languages import primary
+from tube2lora_shared.segmentation import sentences, words
+from tube2lora_shared.textstats import mattr
 
 FUNCTION_WORDS = ("the a an and but or so if then because as of in on at to for with from by about into over "
                   "after before up down out off just really very also too not no never always here there this "
@@ -13,16 +20,28 @@ FUNCTION_WORDS = ("the a an and but or so if then because as of in on at to for 
                   "who when where why how all any some every each more most much many can will would should "
                   "could do does did is are was were be been have has had get got like well oh okay right yeah "
                   "now").split()
+FUNCTION_WORD_LISTS = {"en": FUNCTION_WORDS}  # by language; add one to measure that language
 
 
-def function_profile(text: str) -> list[float]:
+def has_function_words(language: str | None) -> bool:
+    """Whether the language-bound measures can be computed; a text of unknown language counts as English."""
+    return primary(language or "en") in FUNCTION_WORD_LISTS
+
+
+def function_profile(text: str, language: str | None = "en") -> list[float] | None:
+    """Relative frequencies of the language's function words; None in a language without a list."""
+    if not has_function_words(language):
+        return None
+    vocabulary = FUNCTION_WORD_LISTS[primary(language or "en")]
     counts = Counter(w.lower() for w in words(text))
-    total = sum(counts[w] for w in FUNCTION_WORDS) or 1
-    return [counts[w] / total for w in FUNCTION_WORDS]
+    total = sum(counts[w] for w in vocabulary) or 1
+    return [counts[w] / total for w in vocabulary]
 
 
-def js_divergence(p: list[float], q: list[float]) -> float:
-    """Jensen-Shannon divergence in bits: 0 for identical profiles, 1 at most."""
+def js_divergence(p: list[float] | None, q: list[float] | None) -> float | None:
+    """Jensen-Shannon divergence in bits: 0 for identical profiles, 1 at most; None without both profiles."""
+    if p is None or q is None:
+        return None
     m = [(a + b) / 2 for a, b in zip(p, q)]
 
     def kl(x, y):
@@ -67,7 +86,11 @@ def phrase_rate(text: str, phrases: list[str]) -> float:
     return round(100 * sum(joined.count(p) for p in phrases) / n, 3) if n else 0.0
 
 
-def profile(text: str, reference_profile: list[float], phrases: list[str]) -> dict:
-    return {"function_word_js": js_divergence(function_profile(text), reference_profile),
+def profile(text: str, reference_profile: list[float] | None, phrases: list[str] | None,
+            language: str | None = "en") -> dict:
+    """The style measures of a text; the function-word divergence and the phrase rate are None where they are
+    not available (`phrases` None, or a language without function words)."""
+    return {"function_word_js": js_divergence(function_profile(text, language), reference_profile),
             "sentence_words": sentence_lengths(text), "mattr": round(mattr(text), 4),
-            "signature_phrases_per_100_words": phrase_rate(text, phrases), "words": len(words(text))}
+            "signature_phrases_per_100_words": None if phrases is None else phrase_rate(text, phrases),
+            "words": len(words(text))}

@@ -24,8 +24,9 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
                          f"{number(pair['adapter'])}{ratio}")
     voice = evaluation.voice
     if voice:
-        phrases, same = voice["phrases"]["adapter"], voice["identical"]
-        said = (f"signature phrases {number(phrases['ratio'])}x the creator's ({phrases['flag']})"
+        phrases, same = (voice["phrases"] or {}).get("adapter"), voice["identical"]
+        said = (f"signature phrases n/a (language {evaluation.language})" if phrases is None
+                else f"signature phrases {number(phrases['ratio'])}x the creator's ({phrases['flag']})"
                 if phrases["ratio"] is not None else "no signature phrases to count")
         found.append(f"voice      {said}; {same['count']} of {same['of']} adapter answers identical to the base's")
     return [*found, f"report     {show_path(run.stage_dir('evaluate') / Evaluation.REPORT_HTML)}"]

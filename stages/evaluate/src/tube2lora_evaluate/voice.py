@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tube2lora_shared.textstats import copied_words, sentences, words
+from tube2lora_shared.segmentation import sentences, words
+from tube2lora_shared.textstats import copied_words
 from tube2lora_shared.textstats import word_ngrams as ngram_set
 
 from .delta import burrows_delta
@@ -68,18 +69,23 @@ def identical(base: list[str], adapter: list[str]) -> dict:
     return {"count": sum(a.strip() == b.strip() for a, b in zip(base, adapter)), "of": min(len(base), len(adapter))}
 
 
-def figures(real: list[str], answers: dict[str, list[str]], training: list[str], phrases: list[str],
-            copy_ngram: int = 8, delta_words: int = 50) -> dict:
-    """Every voice measure of base's and adapter's answers (`answers`: side -> texts, in the order of the
-    real answers), with the creator's real held-out answers beside each; `training` is the training text."""
+def _phrases(real: list[str], answers: dict[str, list[str]], training: list[str], phrases: list[str]) -> dict:
     held_out_rate = phrase_rate(" ".join(real), phrases)
     reference_rate, source = ((held_out_rate, "held-out answers") if held_out_rate
                               else (phrase_rate(" ".join(training), phrases), "training text"))
+    return {"creator_rate": reference_rate, "creator_rate_from": source,
+            **{side: phrase_ratio(texts, reference_rate, phrases) for side, texts in answers.items()}}
+
+
+def figures(real: list[str], answers: dict[str, list[str]], training: list[str], phrases: list[str] | None,
+            copy_ngram: int = 8, delta_words: int = 50) -> dict:
+    """Every voice measure of base's and adapter's answers (`answers`: side -> texts, in the order of the
+    real answers), with the creator's real held-out answers beside each; `training` is the training text.
+    `phrases` None: signature phrases are not available in the creator's language (`phrases` is then None)."""
     grams = ngram_set(training, copy_ngram)
     return {
         "answers": len(real),
-        "phrases": {"creator_rate": reference_rate, "creator_rate_from": source,
-                    **{side: phrase_ratio(texts, reference_rate, phrases) for side, texts in answers.items()}},
+        "phrases": None if phrases is None else _phrases(real, answers, training, phrases),
         "copied": {"run_words": copy_ngram, "creator": copied_share(real, grams, copy_ngram),
                    **{side: copied_share(texts, grams, copy_ngram) for side, texts in answers.items()}},
         "delta": {"words": delta_words, **burrows_delta(training, " ".join(real),

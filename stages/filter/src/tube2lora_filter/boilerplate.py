@@ -1,5 +1,7 @@
 """Boilerplate across a channel (pure): sentences recurring in many videos are cut, except in a
-deterministic share of videos, so a creator's sign-off survives as style instead of vanishing."""
+deterministic share of videos, so a creator's sign-off survives as style instead of vanishing. Sentences and
+words in any script (shared segmentation); the kept sentences are joined back without a space
+between CJK sentences."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
-from tube2lora_shared.textstats import sentences, words
+from tube2lora_shared.segmentation import join_text, sentences, words
 
 
 @dataclass
@@ -50,5 +52,5 @@ def remove(texts: dict[str, str], min_videos: int, min_share: float, min_words: 
             else:
                 removed += 1
                 r.removed_from.append(vid) if vid not in r.removed_from else None
-        cleaned[vid], cut[vid] = " ".join(kept_parts), removed
+        cleaned[vid], cut[vid] = join_text(kept_parts), removed
     return cleaned, cut, sorted(recurring.values(), key=lambda r: -len(r.videos))

@@ -1,4 +1,7 @@
-"""The per-video gates (pure): the first failed gate names the drop reason."""
+"""The per-video gates (pure). Every gate is checked; the drop reason is the failed gate that explains the
+others: a transcript in the wrong language, or one whisper was unsure of, is also short and of low quality
+(an English-only model on Spanish speech writes 24 confident-looking English words), so `language` comes
+first, then `low_confidence`, then the size, quality and normalize gates."""
 
 from __future__ import annotations
 
@@ -7,16 +10,19 @@ from tube2lora_shared.records import Profile
 
 from .config import FilterConfig
 
+ORDER = ("language", "low_confidence", "too_short", "low_quality", "normalize_drift")  # which failure is the reason
 
-def failed_gate(p: Profile, cfg: FilterConfig, languages: list[str]) -> tuple[str, str] | None:
-    """(reason, detail) for the first gate the profile fails, or None when it passes them all."""
+
+def failed_gates(p: Profile, cfg: FilterConfig, languages: list[str]) -> list[tuple[str, str]]:
+    """(reason, detail) of every gate the profile fails, the reason to report first; empty when it passes."""
+    failed: list[tuple[str, str]] = []
     if cfg.language and languages:
         for code, what in ((p.transcript_language, "transcript"), (p.language, "identified")):
             if code is not None and not allowed(code, languages):
-                return "language", f"{what} language {code!r} is not in input.languages {languages}"
+                failed.append(("language", f"{what} language {code!r} is not in input.languages {languages}"))
         if cfg.min_language_probability is not None and p.language_probability < cfg.min_language_probability:
-            return "language", (f"language identification is unsure ({p.language} p={p.language_probability:.2f} "
-                                f"< {cfg.min_language_probability})")
+            failed.append(("language", f"language identification is unsure ({p.language} "
+                                       f"p={p.language_probability:.2f} < {cfg.min_language_probability})"))
     checks = [
         ("too_short", p.words, cfg.min_words, "words"),
         ("too_short", p.tokens_target, cfg.min_tokens, "tokens"),
@@ -28,8 +34,20 @@ def failed_gate(p: Profile, cfg: FilterConfig, languages: list[str]) -> tuple[st
     ]
     for reason, value, minimum, what in checks:
         if minimum is not None and value is not None and value < minimum:
-            return reason, f"{what} {value:g} < {minimum:g}"
+            failed.append((reason, f"{what} {value:g} < {minimum:g}"))
     if (cfg.max_normalize_ratio is not None and p.normalize_words_ratio is not None
             and p.normalize_words_ratio > cfg.max_normalize_ratio):
-        return "normalize_drift", f"normalize words ratio {p.normalize_words_ratio:g} > {cfg.max_normalize_ratio:g}"
-    return None
+        failed.append(("normalize_drift",
+                       f"normalize words ratio {p.normalize_words_ratio:g} > {cfg.max_normalize_ratio:g}"))
+    return sorted(failed, key=lambda f: ORDER.index(f[0]))  # stable: a gate's details keep their order
+
+
+def failed_gate(p: Profile, cfg: FilterConfig, languages: list[str]) -> tuple[str, str] | None:
+    """(reason, detail) of the gate that names the drop, or None when the profile passes them all."""
+    failed = failed_gates(p, cfg, languages)
+    return failed[0] if failed else None
+
+
+def reasons(failed: list[tuple[str, str]]) -> list[str]:
+    """Each failed gate's reason once, the drop reason first."""
+    return list(dict.fromkeys(reason for reason, _ in failed))

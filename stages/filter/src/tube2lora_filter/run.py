@@ -21,7 +21,7 @@ from tube2lora_shared.textstats import words
 
 from . import boilerplate, dedup
 from .config import FilterConfig
-from .gates import failed_gate
+from .gates import failed_gates, reasons
 
 
 def run(ctx: StageContext) -> None:
@@ -31,16 +31,21 @@ def run(ctx: StageContext) -> None:
              if n.id in profiles}
     dropped: list[Dropped] = []
 
-    def drop(vid: str, reason: str, detail: str) -> None:
-        dropped.append(Dropped(id=vid, title=profiles[vid].title, reason=reason, detail=detail))
-        ctx.record(vid, "skipped", reason, detail)
+    def drop(vid: str, failed: list[tuple[str, str]]) -> None:
+        """Dropped for the failed gate that explains the others; every failed gate is recorded and counted."""
+        detail = "; ".join(d for _, d in failed) if len(failed) == 1 else "; ".join(f"{r}: {d}" for r, d in failed)
+        dropped.append(Dropped(id=vid, title=profiles[vid].title, reason=failed[0][0], detail=detail,
+                               reasons=reasons(failed)))
+        ctx.record(vid, "skipped", failed[0][0], detail)
+        for reason in reasons(failed):
+            ctx.counts[f"gate_failed_{reason}"] += 1
 
     passing = list(profiles)
     if cfg.enabled:
         passing = []
         for vid, profile in profiles.items():
-            gate = failed_gate(profile, cfg, ctx.config.input.languages)
-            drop(vid, *gate) if gate else passing.append(vid)
+            failed = failed_gates(profile, cfg, ctx.config.input.languages)
+            drop(vid, failed) if failed else passing.append(vid)
     clusters: list[DuplicateCluster] = []
     if cfg.enabled and cfg.dedup:
         signatures = {vid: profiles[vid].minhash for vid in passing if profiles[vid].minhash}
@@ -50,7 +55,7 @@ def run(ctx: StageContext) -> None:
                        for v in sorted(group) if v != best]
             clusters.append(DuplicateCluster(representative=best, members=members))
             for m in members:
-                drop(m.id, "near_duplicate", f"near-duplicate of {best} (estimated similarity {m.similarity:.2f})")
+                drop(m.id, [("near_duplicate", f"near-duplicate of {best} (estimated similarity {m.similarity:.2f})")])
                 passing.remove(m.id)
     kept_text = {vid: texts[vid].text for vid in passing}
     cut = {vid: 0 for vid in passing}
@@ -70,7 +75,7 @@ def run(ctx: StageContext) -> None:
         ctx.record(vid, "success")
         ctx.metric(id=vid, kept=True, words=kept[-1].words, quality=p.quality, boilerplate_removed=cut[vid])
     for d in dropped:
-        ctx.metric(id=d.id, kept=False, reason=d.reason)
+        ctx.metric(id=d.id, kept=False, reason=d.reason, reasons=d.reasons)
     write_jsonl(ctx.out_dir / "kept.jsonl", kept)
     write_jsonl(ctx.out_dir / "dropped.jsonl", dropped)
     write_jsonl(ctx.out_dir / "duplicates.jsonl", clusters)

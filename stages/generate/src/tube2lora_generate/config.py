@@ -14,8 +14,12 @@ class OwnWordsGates(Section):
     max_question_words: int = Field(40, ge=1)
     copy_ngram: int = Field(8, ge=3)  # a question's word 8-grams found in its passage count as copied
     max_copy_share: float = Field(0.0, ge=0, le=1)  # share of question words inside copied n-grams: 0, none
-    min_shared_words: int = Field(1, ge=0)  # the question's content words (4+ letters) found in the passage
+    # the question's content words (4+ letters; CJK: pairs of kanji or katakana) found in the passage
+    min_shared_words: int = Field(1, ge=0)
     min_score: int | None = Field(4, ge=1, le=5)  # the curation score (1-5) to keep; null: no curation call
+    # an answer identified as another language than its source with at least this probability is rejected
+    # (wrong_language); null: not checked. Short texts are rarely identified surely, so only a sure answer counts.
+    language_probability: float | None = Field(0.9, ge=0, le=1)
 
 
 class OwnWords(Section):
@@ -49,6 +53,7 @@ class TalkGates(Section):
     min_answer_words: int = Field(12, ge=1)
     max_answer_words: int = Field(260, ge=1)
     max_echo_similarity: float = Field(0.8, ge=0, le=1)  # an answer this similar to its question repeats it
+    language_probability: float | None = Field(0.9, ge=0, le=1)  # see OwnWordsGates
 
 
 class TalkAsCreator(Section):
@@ -68,6 +73,7 @@ class BriefGates(Section):
     min_similarity: float | None = None  # word-level similarity output vs input
     max_similarity: float | None = None
     max_new_entities: int | None = None  # capitalized names the input never mentions
+    language_probability: float | None = Field(0.9, ge=0, le=1)  # see OwnWordsGates
 
 
 def _default_brief_gates() -> dict[str, BriefGates]:

@@ -5,7 +5,7 @@ reaches no dataset."""
 from __future__ import annotations
 
 from tube2lora_shared.records import Chunk, Kept, Normalized
-from tube2lora_shared.textstats import sentences, words
+from tube2lora_shared.segmentation import join_text, sentences, words
 
 
 def _key(text: str) -> str:
@@ -24,6 +24,6 @@ def surviving_chunks(normalized: Normalized, kept: Kept) -> list[Chunk]:
         if len(left) == len(parts):
             chunks.append(chunk)
         elif left:
-            text = " ".join(left)
+            text = join_text(left)
             chunks.append(chunk.model_copy(update={"text": text, "source": text}))
     return chunks

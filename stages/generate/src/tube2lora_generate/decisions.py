@@ -13,7 +13,7 @@ from tube2lora_shared.records import ChatExample, EditExample, Provenance
 
 from . import __version__
 from .config import GenerateConfig
-from .gates import edit_gate, talk_gate
+from .gates import edit_failures, talk_failures
 from .tasks import Task
 
 
@@ -26,10 +26,16 @@ class Decisions:
     counts: Counter[str] = field(default_factory=Counter)  # accepted_<generator>, rejected_<generator>_<reason>
     rejected: Counter[str] = field(default_factory=Counter)  # "<generator>: <reason>"
     retry_videos: set[str] = field(default_factory=set)  # videos with answers lost to transient LLM errors
+    failed_gates: Counter[str] = field(default_factory=Counter)  # gate_failed_<generator>_<reason>: every gate
 
     @property
     def accepted(self) -> int:
         return sum(len(v) for v in self.examples.values())
+
+    def gates_failed(self, generator: str, reasons: list[str]) -> None:
+        """Count every gate a rejected candidate failed (`gate_failed_<generator>_<reason>`), not only its reason."""
+        for reason in reasons:
+            self.failed_gates[f"gate_failed_{generator}_{reason}"] += 1
 
 
 def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateConfig, creator: str,
@@ -49,26 +55,31 @@ def decide(tasks: list[Task], answers: list[Answer | LLMError], cfg: GenerateCon
                      "chunk_index": task.chunk.index, "brief": task.brief, "clarify": task.clarify}
         if isinstance(answer, LLMError):
             reason, metrics = answer.reason, {}
+            failed = [reason]
             candidate.update(error=str(answer))
             if answer.reason in TRANSIENT:
                 out.retry_videos.add(task.video.id)
         elif task.generator == "talk_as_creator":
             candidate.update(messages=answer.value, cached=answer.cached)
-            reason, metrics = talk_gate(answer.value, task.source, task.clarify, talk.gates)
+            failed, metrics = talk_failures(answer.value, task.source, task.clarify, talk.gates, task.video.language)
+            reason = failed[0] if failed else None
             if reason is None:
                 out.examples["talk_as_creator"].append(ChatExample(
                     messages=[{"role": "system", "content": persona}, *answer.value], provenance=provenance))
         else:
             candidate.update(output=answer.value, cached=answer.cached)
-            reason, metrics = edit_gate(task.brief, task.source, answer.value, edit.gates.get(task.brief))
+            failed, metrics = edit_failures(task.brief, task.source, answer.value, edit.gates.get(task.brief),
+                                            task.video.language)
+            reason = failed[0] if failed else None
             if reason is None:
                 out.examples["editorial_rewrite"].append(EditExample(
                     instruction=templates["editorial_rewrite"].briefs[task.brief].format(creator=creator),
                     input=task.source, output=answer.value, provenance=provenance))
         out.candidates.append(candidate)
         out.decisions.append({"id": task.id, "generator": task.generator, "accepted": reason is None,
-                              "reason": reason, "metrics": metrics})
+                              "reason": reason, "reasons": failed, "metrics": metrics})
         out.counts[f"accepted_{task.generator}" if reason is None else f"rejected_{task.generator}_{reason}"] += 1
         if reason is not None:
             out.rejected[f"{task.generator}: {reason}"] += 1
+            out.gates_failed(task.generator, failed)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tube2lora_shared.textstats import sentences, words
+from tube2lora_shared.segmentation import sentences, words
 
 PHRASES = (
     r"in (this|today'?s|the (last|next|previous)) (video|episode|vlog)",

@@ -12,7 +12,7 @@ from tube2lora_shared.records import ChatExample, Passage, Provenance
 from . import __version__
 from .config import OwnWordsGates
 from .decisions import Decisions
-from .gates import question_gate
+from .gates import question_failures
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Asked:
     metrics: dict = field(default_factory=dict)
     candidate: dict = field(default_factory=dict)
     transient: bool = False  # lost to an LLM error worth asking again on the next run
+    reasons: list[str] = field(default_factory=list)  # every gate the question failed, `reason` first
     earlier: list[dict] = field(default_factory=list)  # the questions written before this one, and why each failed
 
     @property
@@ -49,8 +50,8 @@ def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g:
             asked.append(Asked(p, "", None, {}, candidate))
             continue
         candidate.update(question=answer.value, cached=answer.cached)
-        reason, metrics = question_gate(answer.value, p.text, g, p.video_title or "")
-        asked.append(Asked(p, answer.value, reason, metrics, candidate))
+        failed, metrics = question_failures(answer.value, p.text, g, p.video_title or "", p.language)
+        asked.append(Asked(p, answer.value, failed[0] if failed else None, metrics, candidate, reasons=failed))
     return asked
 
 
@@ -104,8 +105,10 @@ def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: Own
         if a.earlier:
             out.counts["own_words_questions_asked_again"] += 1
         out.candidates.append(candidate)
+        reasons = a.reasons or ([reason] if reason else [])
         out.decisions.append({"id": candidate["id"], "generator": "own_words", "accepted": reason is None,
-                              "reason": reason, "metrics": metrics})
+                              "reason": reason, "reasons": reasons, "metrics": metrics})
         out.counts["accepted_own_words" if reason is None else f"rejected_own_words_{reason}"] += 1
         if reason is not None:
             out.rejected[f"own_words: {reason}"] += 1
+            out.gates_failed("own_words", reasons)

@@ -1,6 +1,7 @@
 """The creator's passages (pure): the filter's kept text (boilerplate already cut) cut at sentence
 boundaries into whole thoughts of `min_words`..`max_words`, verbatim (a passage is a slice of the kept
-text, not a re-joined copy), each usable or dropped with a reason before any LLM sees it."""
+text, not a re-joined copy), each usable or dropped with a reason before any LLM sees it. Sentences and words in
+any script (shared segmentation); a run-on stretch without spaces (Chinese, Japanese) is cut between words."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from collections import Counter
 
 from tube2lora_shared.languages import allowed, identify
 from tube2lora_shared.records import Kept, Passage
-from tube2lora_shared.textstats import sentence_spans, words
+from tube2lora_shared.segmentation import sentence_spans, word_spans, words
 
 from .config import OwnWords
 from .deixis import deixis_share
 
 Span = tuple[int, int]
-_CLAUSE_GAP = re.compile(r"(?<=[,;:])\s+")
-_WORD_GAP = re.compile(r"\s+")
+_CLAUSE_GAP = re.compile(r"(?<=[,;:،])\s+|(?<=[、，；：])\s*")  # full-width commas take no space after them
 
 
 def _split(text: str, span: Span, gap: re.Pattern) -> list[Span]:
@@ -26,6 +26,14 @@ def _split(text: str, span: Span, gap: re.Pattern) -> list[Span]:
         parts.append((start, m.start()))
         start = m.end()
     parts.append((start, span[1]))
+    return [p for p in parts if p[1] > p[0]]
+
+
+def _words_of(text: str, span: Span) -> list[Span]:
+    """The span cut before each of its words but the first (white space between words dropped)."""
+    starts = [a for a, _ in word_spans(text[span[0]:span[1]])][1:]
+    cuts = [span[0], *(span[0] + a for a in starts), span[1]]
+    parts = [(a, a + len(text[a:b].rstrip())) for a, b in zip(cuts, cuts[1:])]
     return [p for p in parts if p[1] > p[0]]
 
 
@@ -58,7 +66,7 @@ def pieces(text: str, max_words: int) -> list[Span]:
             continue
         for clause in _pack(text, _split(text, sentence, _CLAUSE_GAP), max_words):
             out.extend([clause] if _size(text, clause) <= max_words
-                       else _pack(text, _split(text, clause, _WORD_GAP), max_words))
+                       else _pack(text, _words_of(text, clause), max_words))
     return out
 
 
@@ -97,12 +105,12 @@ def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords,
     for index, text in enumerate(cut(kept.text, cfg.min_words, cfg.max_words)):
         n = len(words(text))
         language = language_of(text, video_language, cfg.min_language_probability)
-        if n < cfg.min_words:
-            dropped["too_short"] += 1
-        elif language is None and languages:
+        if language is None and languages:  # the language first: it is the reason, whatever the size
             dropped["unknown_language"] += 1
         elif not allowed(language, languages):
             dropped["wrong_language"] += 1
+        elif n < cfg.min_words:
+            dropped["too_short"] += 1
         elif deixis_share(text) > cfg.max_deixis_share:
             dropped["deixis"] += 1
         else:

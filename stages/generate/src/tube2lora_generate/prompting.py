@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.llm import Question
-from tube2lora_shared.languages import primary
+from tube2lora_shared.languages import name
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Passage
 
@@ -31,13 +31,11 @@ from .parsing import (
 from .tasks import Task
 
 RETRY_WARMER = 0.3  # own_words' temperature rises by this much with each question asked again (at most 1.0)
-PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction"}
+# {language} everywhere: the source's language by name ("Russian"), so every answer is asked for in it
+PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction",
+                "language"}
 OWN_WORDS_PLACEHOLDERS = {"creator", "title", "text", "language"}
-CURATION_PLACEHOLDERS = {"creator", "title", "text", "question"}
-LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-             "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-             "cs": "Czech", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ja": "Japanese", "ko": "Korean",
-             "zh": "Chinese", "ar": "Arabic", "hi": "Hindi"}
+CURATION_PLACEHOLDERS = {"creator", "title", "text", "question", "language"}
 CLARIFY = ("In the first answer, {creator} asks the viewer one short clarifying question (ending with a question "
            "mark) before answering.")
 FORMAT = {"json": {"talk_as_creator": "Answer with the JSON object only.",
@@ -82,6 +80,7 @@ def question(task: Task, template: PromptTemplate, creator: str, cfg: GenerateCo
     talk, edit = cfg.talk_as_creator, cfg.editorial_rewrite
     values = dict(creator=creator, title=task.video.title or "", text=task.source, turn_pairs=str(talk.turn_pairs),
                   answer_words=str(talk.answer_words), instruction="",
+                  language=name(task.video.language, "the excerpt's language"),
                   topic_hint=f"Stay on this topic: {talk.topic_hint}." if talk.topic_hint else "",
                   clarify=CLARIFY.format(creator=creator) if task.clarify else "")
     if task.brief:
@@ -108,10 +107,9 @@ def viewer_question(passage: Passage, template: PromptTemplate, creator: str, cf
     """Ask for the question a viewer could have asked that the passage answers, in the passage's language; after
     `earlier` questions that a gate refused, with each one and the reason it was not used, and warmer (a model at
     a low temperature tends to write the refused question again word for word: measured with SmolLM2)."""
-    language = LANGUAGES.get(primary(passage.language), passage.language) if passage.language else None
     messages = _formatted(template.messages(creator=creator, title=passage.video_title or "", text=passage.text,
-                                            language=language or "the passage's language"), "own_words",
-                          structured_output)
+                                            language=name(passage.language, "the passage's language")),
+                          "own_words", structured_output)
     for refused in earlier:
         answer = (refused["question"] if structured_output == "none"
                   else json.dumps({"question": refused["question"]}, ensure_ascii=False))
@@ -126,6 +124,7 @@ def viewer_question(passage: Passage, template: PromptTemplate, creator: str, cf
 def curation_question(passage: Passage, asked: str, template: PromptTemplate, creator: str,
                       structured_output: str) -> Question:
     """Ask for a 1-5 score: does the passage answer the question, and does it stand on its own."""
-    messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text, question=asked)
+    messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text, question=asked,
+                                 language=name(passage.language, "the passage's language"))
     return Question(_formatted(messages, "own_words_curation", structured_output), parse_score, schema=SCORE_SCHEMA,
                     schema_name=SCORE_SCHEMA_NAME, temperature=0.0, max_tokens=20)

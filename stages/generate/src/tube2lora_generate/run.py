@@ -82,6 +82,7 @@ def run(ctx: StageContext) -> None:
         return
     decide(tasks, answers, cfg, creator, templates, client.model, found)
     ctx.counts.update(found.counts)
+    ctx.counts.update(found.failed_gates)
     for vid in kept:
         transient = vid in found.retry_videos
         ctx.record(vid, "success", "partial_llm_errors" if transient else None,

@@ -1,4 +1,5 @@
-"""The generate stage's lines in `tube2lora summary`: the passages, each generator's yield and its dataset file."""
+"""The generate stage's lines in `tube2lora summary`: the passages, each generator's yield and its dataset file, and
+every gate the rejected candidates failed when some failed more than the one they were rejected for."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
                      + f" -> {show_path(stage / p.file)}")
     for name, gen in (datasets.generators if datasets else {}).items():
         rejected = _histogram(gen.rejected)
+        prefix = f"gate_failed_{name}_"
+        failed = {k.removeprefix(prefix): v for k, v in manifest.counts.items() if k.startswith(prefix)}
+        every = f"; gates failed: {_histogram(failed)}" if failed and failed != gen.rejected else ""
         found.append(f"examples   {name}: {gen.accepted} of {gen.attempted} accepted"
                      + (f", yield {gen.yield_:.0%}" if gen.yield_ is not None else "")
-                     + (f" (rejected: {rejected})" if rejected else "")
+                     + (f" (rejected: {rejected}{every})" if rejected else "")
                      + (f" -> {show_path(stage / gen.file)}" if gen.file else ""))
     return found

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from tube2lora_shared.records import Chunk, Normalized
-from tube2lora_shared.textstats import words
+from tube2lora_shared.segmentation import words
 
 from .config import GenerateConfig
 

@@ -1,4 +1,5 @@
-"""Segment-aware chunking (pure): no chunk ever exceeds `max_chars`, time ranges are kept."""
+"""Segment-aware chunking (pure): no chunk ever exceeds `max_chars`, time ranges are kept. Pieces are joined
+with a space except between CJK characters (shared `join_text`), where the transcript had none."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import re
 from dataclasses import dataclass
 
 from tube2lora_shared.records import Segment
+from tube2lora_shared.segmentation import join_text
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])\s*")  # no space follows a full-width end
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,10 @@ def split_long(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return [text]
     parts: list[str] = []
-    for unit in _SENTENCE.split(text):
+    for unit in filter(None, _SENTENCE.split(text)):
         for word_run in ([unit] if len(unit) <= limit else _by_words(unit, limit)):
             if parts and len(parts[-1]) + 1 + len(word_run) <= limit:
-                parts[-1] = f"{parts[-1]} {word_run}"
+                parts[-1] = join_text([parts[-1], word_run])
             else:
                 parts.append(word_run)
     return parts
@@ -82,7 +84,7 @@ def chunk(segments: list[Segment], target_chars: int, max_chars: int, overlap_ch
 
     def close() -> None:
         if current:
-            text = " ".join(p.text for p in current)
+            text = join_text([p.text for p in current])
             context = tail(drafts[-1].text, overlap_chars) if drafts else ""
             drafts.append(Draft(len(drafts), current[0].start, current[-1].end, text, context))
             current.clear()

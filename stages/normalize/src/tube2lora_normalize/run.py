@@ -15,6 +15,7 @@ from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.llm import TRANSIENT, Answer, LLMError
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Chunk, Normalized, Transcript
+from tube2lora_shared.segmentation import join_text
 from tube2lora_shared.textstats import profile, similarity
 
 from .chunking import Draft, chunk
@@ -60,7 +61,7 @@ def _finish(ctx: StageContext, t: Transcript, chunks: list[Chunk], model: str, t
         status, reason = "skipped", "estimate"
     record = Normalized(id=t.id, title=t.title, channel=t.channel, language=t.language, status=status,
                         reason=reason, model=model, prompt=template.name, chunks=chunks,
-                        text=" ".join(c.text for c in chunks), text_path=f"stages/normalize/{t.id}.txt")
+                        text=join_text([c.text for c in chunks]), text_path=f"stages/normalize/{t.id}.txt")
     error = f"{sum(c.kept_source in TRANSIENT for c in chunks)} chunk(s) kept as spoken after LLM errors " \
             f"({', '.join(transient)}); the next run asks again" if transient else None
     ctx.record(t.id, status, reason, error, retryable=bool(transient))
@@ -82,7 +83,7 @@ def _passthrough(ctx: StageContext, t: Transcript) -> Normalized:
 def _write(ctx: StageContext, record: Normalized, t: Transcript) -> None:
     write_text_atomic(ctx.out_dir / f"{record.id}.json", record.model_dump_json(indent=1))
     write_text_atomic(ctx.out_dir / f"{record.id}.txt", record.text + "\n")
-    before, after = profile(t.text), profile(record.text)
+    before, after = profile(t.text, t.language), profile(record.text, t.language)
     ratios = {f"{k}_ratio": round(after[k] / before[k], 4) for k in ("chars", "words", "tokens", "sentences")
               if before[k]}
     ctx.metric(id=record.id, before=before, after=after, **ratios, similarity=round(similarity(t.text, record.text), 4),

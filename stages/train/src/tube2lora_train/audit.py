@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tube2lora_shared.segmentation import words
+
 PROMPT_WORDS = 4  # a system / user turn at least this long is looked for inside the trained text
 
 
@@ -53,7 +55,7 @@ def _spans(row: dict[str, Any]) -> list[list[int]]:
 def _prompt_trained(row: dict[str, Any], decode) -> bool:
     trained = " ".join(decode(span, False) for span in _spans(row))
     prompts = [m["content"].strip() for m in row["messages"] if m["role"] != "assistant"]
-    return any(len(p.split()) >= PROMPT_WORDS and p in trained for p in prompts)
+    return any(len(words(p)) >= PROMPT_WORDS and p in trained for p in prompts)
 
 
 def _shown(row: dict[str, Any], decode) -> str:

@@ -1,19 +1,20 @@
-"""The hallucination guard: drop whisper's known silence phrases and repetition loops (pure)."""
+"""The hallucination guard: drop whisper's known silence phrases and repetition loops (pure).
+
+Segments are compared as their lower-cased words in any script (shared segmentation: a CJK character is a
+word, so a loop in Japanese is a repeated run of characters)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from tube2lora_shared.records import Segment
+from tube2lora_shared.segmentation import words
 
 from .config import GuardConfig
 
-_WORD = re.compile(r"[a-z0-9']+")
-
 
 def normalize(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(w.lower() for w in words(text))
 
 
 def has_loop(words: list[str], repeats: int, max_phrase: int = 6) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tube2lora_media.ondemand import fetch_audio
 from tube2lora_media.ytdlp import SourceError
+from tube2lora_shared import segmentation
 from tube2lora_shared.cache import Cache
 from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.files import write_text_atomic
@@ -139,7 +140,7 @@ class Transcription:
             text_path=f"stages/transcribe/{video.id}.txt",
         )
         self._write(transcript)
-        words = len(transcript.text.split())
+        words = len(segmentation.words(transcript.text))
         self.ctx.record(video.id, status, reason)
         self.ctx.metric(id=video.id, source=raw.source, status=status, segments=len(segments),
                         chars=len(transcript.text), words=words, duration=transcript.duration,
