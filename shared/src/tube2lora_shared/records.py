@@ -47,6 +47,8 @@ class Segment(BaseModel):
     avg_logprob: float | None = None  # whisper only
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    speaker: str | None = None  # "S1", "S2"... in its video, S1 the voice heard most; None: not attributed
+    is_creator: bool | None = None  # None: unknown (speakers off, or no audio to tell voices apart)
 
 
 TranscriptSource = Literal["youtube_manual", "youtube_auto", "whisper"]
@@ -68,6 +70,8 @@ class Transcript(BaseModel):
     duration: float | None = None  # seconds of media (or of captions)
     segments: list[Segment] = Field(default_factory=list)
     dropped: dict[str, int] = Field(default_factory=dict)  # segments dropped by the guard, by reason
+    speakers: int | None = None  # voices found in the audio; None: not attributed
+    creator_similarity: float | None = None  # the creator's voice against the channel's voiceprint
     text_path: str | None = None  # relative to the run directory
 
     @property
