@@ -78,6 +78,11 @@ class Transcript(BaseModel):
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
+    @property
+    def creator_text(self) -> str:
+        """The words of segments not attributed to another speaker (all of them when speakers are unknown)."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip() and s.is_creator is not False)
+
 
 class Chunk(BaseModel):
     """A stretch of one transcript, cleaned by the LLM or kept as spoken (with the reason)."""
@@ -90,6 +95,8 @@ class Chunk(BaseModel):
     kept_source: str | None = None  # why the source was kept: drift, meta_commentary, http_500, ...
     similarity: float | None = None
     length_ratio: float | None = None
+    speaker: str | None = None  # a chunk never mixes speakers: one voice's turn, or part of it
+    is_creator: bool | None = None  # False: another voice (a guest, a host), kept as spoken, not the creator's text
 
 
 class Normalized(BaseModel):
@@ -104,7 +111,7 @@ class Normalized(BaseModel):
     model: str | None = None
     prompt: str | None = None  # the template's name
     chunks: list[Chunk] = Field(default_factory=list)
-    text: str = ""
+    text: str = ""  # the creator's words: chunks of other speakers are left out
     text_path: str | None = None
 
 
@@ -193,6 +200,7 @@ class Provenance(BaseModel):
     end: float | None = None
     source_sha256: str  # of the chunk (or passage) text the example was made from
     brief: str | None = None
+    question_source: Literal["real", "generated"] | None = None  # own_words: heard in the video, or LLM-written
 
 
 class Passage(BaseModel):
@@ -207,6 +215,7 @@ class Passage(BaseModel):
     text: str
     words: int
     language: str | None = None
+    question: str | None = None  # the question another voice asked right before this turn of the creator's
     source_sha256: str  # of `text`
 
 

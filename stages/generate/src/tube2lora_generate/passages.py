@@ -1,6 +1,8 @@
 """The creator's passages (pure): the filter's kept text (boilerplate already cut) cut at sentence
 boundaries into whole thoughts of `min_words`..`max_words`, verbatim (a passage is a slice of the kept
-text, not a re-joined copy), each usable or dropped with a reason before any LLM sees it."""
+text, not a re-joined copy), each usable or dropped with a reason before any LLM sees it. Where speakers were
+attributed, the kept text holds only the creator's turns and a passage never runs across two of them: it
+closes where a turn starts, and a passage that opens a turn carries the question asked right before it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tube2lora_shared.textstats import sentence_spans, words
 
 from .config import OwnWords
 from .deixis import deixis_share
+from .turns import key
 
 Span = tuple[int, int]
 _CLAUSE_GAP = re.compile(r"(?<=[,;:])\s+")
@@ -62,13 +65,23 @@ def pieces(text: str, max_words: int) -> list[Span]:
     return out
 
 
-def cut(text: str, min_words: int, max_words: int) -> list[str]:
+def cut(text: str, min_words: int, max_words: int, turns: frozenset[str] = frozenset()) -> list[str]:
     """Whole sentences, closed as soon as a passage has `min_words`; a short tail joins the passage before it
-    when that stays within `max_words` (otherwise it is a passage of its own, too short to use)."""
+    when that stays within `max_words` (otherwise it is a passage of its own, too short to use). A sentence
+    whose `key` is in `turns` opens a new passage (a new speaker turn)."""
     found: list[tuple[Span, int]] = []
     current, n = None, 0
+    turn_start = 0  # the first passage of the current turn
     for piece in pieces(text, max_words):
         k = _size(text, piece)
+        if turns and key(text[piece[0]:piece[1]]) in turns:
+            if current:
+                if len(found) > turn_start and found[-1][1] + n <= max_words:
+                    found[-1] = ((found[-1][0][0], current[1]), found[-1][1] + n)
+                else:
+                    found.append((current, n))
+                current, n = None, 0
+            turn_start = len(found)
         if current and n + k > max_words:
             found.append((current, n))
             current, n = None, 0
@@ -77,11 +90,16 @@ def cut(text: str, min_words: int, max_words: int) -> list[str]:
             found.append((current, n))
             current, n = None, 0
     if current:
-        if found and found[-1][1] + n <= max_words:
+        if len(found) > turn_start and found[-1][1] + n <= max_words:
             found[-1] = ((found[-1][0][0], current[1]), found[-1][1] + n)
         else:
             found.append((current, n))
     return [text[s:e] for (s, e), _ in found]
+
+
+def _opening_question(text: str, openings: dict[str, str | None]) -> str | None:
+    first = sentence_spans(text)[:1]
+    return openings.get(key(text[first[0][0]:first[0][1]])) if first and openings else None
 
 
 def language_of(text: str, video_language: str | None, min_probability: float) -> str | None:
@@ -90,11 +108,13 @@ def language_of(text: str, video_language: str | None, min_probability: float) -
     return code if code is not None and probability >= min_probability else video_language
 
 
-def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords,
-                languages: list[str]) -> tuple[list[Passage], Counter[str]]:
-    """The video's usable passages, in order (indices count every cut passage), and the drops by reason."""
+def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords, languages: list[str],
+                openings: dict[str, str | None] | None = None) -> tuple[list[Passage], Counter[str]]:
+    """The video's usable passages, in order (indices count every cut passage), and the drops by reason;
+    `openings` (turns.openings) marks where the creator's turns start and the questions asked before them."""
     usable, dropped = [], Counter()
-    for index, text in enumerate(cut(kept.text, cfg.min_words, cfg.max_words)):
+    openings = openings or {}
+    for index, text in enumerate(cut(kept.text, cfg.min_words, cfg.max_words, frozenset(openings))):
         n = len(words(text))
         language = language_of(text, video_language, cfg.min_language_probability)
         if n < cfg.min_words:
@@ -108,5 +128,5 @@ def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords,
         else:
             usable.append(Passage(id=f"{kept.id}:{index}", video_id=kept.id, video_title=kept.title, index=index,
                                   text=text, words=n, language=language,
-                                  source_sha256=hashlib.sha256(text.encode()).hexdigest()))
+                                  question=_opening_question(text, openings), source_sha256=hashlib.sha256(text.encode()).hexdigest()))
     return usable, dropped

@@ -2,7 +2,9 @@
 
 Reads `stages/filter/kept.jsonl` (which videos, and their text after boilerplate removal),
 `stages/normalize/normalized.jsonl` (chunks and time ranges, the transcript's language) and
-`stages/download/videos.jsonl` (upload dates for the card). Writes `passages.jsonl` (the creator's usable
+`stages/download/videos.jsonl` (upload dates for the card). Where transcribe attributed speakers, the kept
+text holds the creator's turns only, passages never cross a turn, another voice's chunks are never a source,
+and a question asked right before a creator's turn is that passage's own_words question. Writes `passages.jsonl` (the creator's usable
 verbatim passages) and, per generator, `candidates.jsonl` (every answer, parsed or not), `decisions.jsonl`
 (accepted or rejected, with reason and metrics), the dataset (aggregated and per video), exports,
 `dataset_manifest.json` and `README.md`. Answers come from the response cache when the prompts did not
@@ -22,10 +24,11 @@ from .config import GenerateConfig
 from .cuts import surviving_chunks
 from .datasets import write_datasets
 from .decisions import Decisions, decide
-from .own_words import decide_own_words, gate_questions, to_curate
+from .own_words import decide_own_words, gate_questions, real_questions, to_curate
 from .passages import passages_of
 from .prompting import curation_question, load_templates, question, viewer_question
 from .tasks import creator_name, plan
+from .turns import openings
 
 
 def run(ctx: StageContext) -> None:
@@ -38,7 +41,8 @@ def run(ctx: StageContext) -> None:
     passages: list[Passage] = []
     dropped: Counter[str] = Counter()
     for vid, k in kept.items():
-        usable, drops = passages_of(k, normalized[vid].language, cfg.own_words, ctx.config.input.languages)
+        usable, drops = passages_of(k, normalized[vid].language, cfg.own_words, ctx.config.input.languages,
+                                    openings(normalized[vid], cfg.own_words.gates.max_question_words))
         passages += usable
         dropped.update(drops)
     ctx.counts.update({f"dropped_passages_{reason}": n for reason, n in dropped.items()})
@@ -49,9 +53,13 @@ def run(ctx: StageContext) -> None:
                  ", ".join(f"{r}={n}" for r, n in dropped.most_common()) or "none", len(tasks), len(kept))
     found = Decisions()
     if cfg.own_words.enabled and passages:
-        answers = client.ask_all([viewer_question(p, templates["own_words"], creator, cfg, structured)
-                                  for p in passages], "own_words questions")
-        asked = gate_questions(passages, answers, cfg.own_words.gates)
+        real, turned_down = real_questions(passages, cfg.own_words.gates)
+        ctx.counts["own_words_real_questions"] += len(real)
+        ctx.counts.update({f"own_words_real_questions_rejected_{r}": n for r, n in turned_down.items()})
+        generated = iter(client.ask_all([viewer_question(p, templates["own_words"], creator, cfg, structured)
+                                         for p in passages if p.id not in real], "own_words questions"))
+        answers = [real[p.id] if p.id in real else next(generated) for p in passages]
+        asked = gate_questions(passages, answers, cfg.own_words.gates, frozenset(real))
         scores = client.ask_all([curation_question(a.passage, a.question, templates["own_words_curation"], creator,
                                                    structured) for a in to_curate(asked)],
                                 "own_words curation") if "own_words_curation" in templates else []
