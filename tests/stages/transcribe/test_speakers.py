@@ -4,7 +4,6 @@ creator's, decided across the channel (the interview and a solo episode of the s
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from harness import publish_download, video
 
@@ -16,7 +15,6 @@ from tube2lora_shared.manifest import read_manifest
 from tube2lora_shared.records import Segment, Transcript
 from tube2lora_shared.rundir import RunDir
 from tube2lora_transcribe.cli import SPEC as TRANSCRIBE
-from tube2lora_transcribe.speakers import cluster, diarize, windows
 
 pytestmark = pytest.mark.slow  # whisper and the voice encoder on about 3 minutes of speech
 
@@ -80,15 +78,3 @@ def test_an_interview_alone_takes_a_reference_clip_or_is_dropped_not_guessed(rec
     _, t, manifest = transcribe(recipe, fixture_audio, ["interview"], diarization={"creator_margin": 0.99})
     assert (t["interview"].status, t["interview"].reason) == ("skipped", "creator_unknown")
     assert manifest.counts["dropped_creator_unknown"] == 1
-
-
-def test_clustering_separates_two_voices_and_merges_a_stray_window():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=256), rng.normal(size=256)
-    spans = windows([(0, 10), (11, 21), (22, 24)], 2.0, 1.0)
-    assert spans[:5] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)] and spans[-1] == (22, 24)
-    emb = np.stack([a + 0.1 * rng.normal(size=256) for _ in range(5)]
-                   + [b + 0.1 * rng.normal(size=256) for _ in range(5)] + [rng.normal(size=256)])
-    assert len(set(cluster(emb, 0.7))) == 3
-    d = diarize(spans, emb, 0.7, 5.0)  # the stray 2-s window is under 5 s of speech: it joins a voice
-    assert d.voices == 2 and d.labels[:5] == [0] * 5 and d.labels[5:10] == [1] * 5

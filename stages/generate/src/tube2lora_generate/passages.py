@@ -65,6 +65,30 @@ def pieces(text: str, max_words: int) -> list[Span]:
     return out
 
 
+def _turn_inside(text: str, span: Span, turns: frozenset[str]) -> int | None:
+    """Where a turn starts inside a piece: a transcript segment that ran across two speakers can leave the end
+    of the creator's previous turn without a full stop, glued to the first sentence of the next."""
+    for gap in _WORD_GAP.finditer(text, span[0], span[1]):
+        if key(text[gap.end():span[1]]) in turns:
+            return gap.end()
+    return None
+
+
+def units(text: str, max_words: int, turns: frozenset[str]) -> list[tuple[Span, bool]]:
+    """The pieces, each marked True where it opens a speaker turn."""
+    out: list[tuple[Span, bool]] = []
+    for piece in pieces(text, max_words):
+        if not turns:
+            out.append((piece, False))
+        elif key(text[piece[0]:piece[1]]) in turns:
+            out.append((piece, True))
+        elif (at := _turn_inside(text, piece, turns)) is not None:
+            out += [((piece[0], len(text[:at].rstrip())), False), ((at, piece[1]), True)]
+        else:
+            out.append((piece, False))
+    return out
+
+
 def cut(text: str, min_words: int, max_words: int, turns: frozenset[str] = frozenset()) -> list[str]:
     """Whole sentences, closed as soon as a passage has `min_words`; a short tail joins the passage before it
     when that stays within `max_words` (otherwise it is a passage of its own, too short to use). A sentence
@@ -72,9 +96,9 @@ def cut(text: str, min_words: int, max_words: int, turns: frozenset[str] = froze
     found: list[tuple[Span, int]] = []
     current, n = None, 0
     turn_start = 0  # the first passage of the current turn
-    for piece in pieces(text, max_words):
+    for piece, opens_turn in units(text, max_words, turns):
         k = _size(text, piece)
-        if turns and key(text[piece[0]:piece[1]]) in turns:
+        if opens_turn:
             if current:
                 if len(found) > turn_start and found[-1][1] + n <= max_words:
                     found[-1] = ((found[-1][0][0], current[1]), found[-1][1] + n)

@@ -16,7 +16,8 @@ def key(text: str) -> str:
 
 def question_of(turn: str, max_words: int) -> str | None:
     """The question a turn ends with: its last sentences, back from the closing question, up to `max_words`
-    words (the closing one always); None when the turn does not end with a question."""
+    words (the closing one always), without a lower-case fragment at its start (the end of the previous
+    speaker's sentence, in a transcript segment that ran across both); None when it asks nothing."""
     parts = sentences(turn)
     if not parts or not is_question(parts[-1]):
         return None
@@ -26,6 +27,8 @@ def question_of(turn: str, max_words: int) -> str | None:
         if n > max_words:
             break
         taken.insert(0, sentence)
+    while len(taken) > 1 and taken[0][:1].islower():
+        taken.pop(0)
     return " ".join(taken)
 
 
