@@ -84,8 +84,13 @@ class Transcription:
 
     # --- speakers ------------------------------------------------------------------------------
     def _diarize(self, video: Video, transcript: Transcript) -> None:
-        """The video's voices, when speakers are attributed and its audio can be had (captions too)."""
+        """The video's voices, when speakers are attributed and its audio can be had: whisper's, the downloaded
+        media of a captioned video, or (speakers: on) a captioned video's audio fetched on demand."""
         if self.diarizer is None or not transcript.segments:
+            return
+        if transcript.source != "whisper" and not video.media_path and self.cfg.speakers == "auto":
+            # captions of a video download kept no audio of: `auto` fetches none for them, `on` does
+            self.ctx.counts["speakers_unknown_no_audio"] += 1
             return
         try:
             media, sha256 = self._media(video)
