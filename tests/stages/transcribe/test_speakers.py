@@ -5,6 +5,7 @@ creator's, decided across the channel (the interview and a solo episode of the s
 from __future__ import annotations
 
 import pytest
+from fakes.youtube import FakeTrack, FakeVideo, FakeYouTube
 from harness import publish_download, video
 
 from tube2lora_demo.interview import CREATOR, render
@@ -14,6 +15,7 @@ from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.manifest import read_manifest
 from tube2lora_shared.records import Segment, Transcript
 from tube2lora_shared.rundir import RunDir
+from tube2lora_transcribe import captions
 from tube2lora_transcribe.cli import SPEC as TRANSCRIBE
 
 pytestmark = pytest.mark.slow  # whisper and the voice encoder on about 3 minutes of speech
@@ -41,7 +43,8 @@ def fixture_audio(tmp_path_factory):
 
 def transcribe(recipe, audio, names, **section):
     path = recipe(transcribe={"prefer": "whisper", **section})
-    publish_download(path, [(video(n, extractor="Generic"), audio[n]["file"]) for n in names])
+    publish_download(path, [(video(n, extractor="Generic"), audio[n]["file"]) if n in audio else (video(n), None)
+                            for n in names])
     assert run_stage(TRANSCRIBE, path) == 0
     run = RunDir.for_config(load_config(path))
     stage = run.stage_dir("transcribe")
@@ -78,3 +81,20 @@ def test_an_interview_alone_takes_a_reference_clip_or_is_dropped_not_guessed(rec
     _, t, manifest = transcribe(recipe, fixture_audio, ["interview"], diarization={"creator_margin": 0.99})
     assert (t["interview"].status, t["interview"].reason) == ("skipped", "creator_unknown")
     assert manifest.counts["dropped_creator_unknown"] == 1
+
+
+def test_captions_are_attributed_from_the_downloaded_audio_and_unknown_without(recipe, fixture_audio, monkeypatch):
+    turns = fixture_audio["interview"]["turns"]
+    lines = [(t["start"], t["end"] - t["start"], t["text"]) for t in turns]  # (start, duration, text)
+    fake = FakeYouTube({"interview01": FakeVideo([FakeTrack("en", "English", lines)]),
+                        "noaudio0001": FakeVideo([FakeTrack("en", "English", [(0.0, 3.0, "Hello there.")])])})
+    monkeypatch.setattr(captions, "new_session", fake.session)
+    path = recipe(transcribe={"prefer": "captions"})
+    publish_download(path, [(video("interview01"), fixture_audio["interview"]["file"]), (video("noaudio0001"), None)])
+    assert run_stage(TRANSCRIBE, path) == 0
+    stage = RunDir.for_config(load_config(path)).stage_dir("transcribe")
+    t = {x.id: x for x in read_jsonl(stage / "transcripts.jsonl", Transcript)}
+    assert t["interview01"].source == "youtube_manual" and t["interview01"].speakers == 2
+    assert [s.is_creator for s in t["interview01"].segments] == [u["speaker"] == CREATOR for u in turns]
+    assert t["noaudio0001"].source == "youtube_manual" and t["noaudio0001"].segments[0].is_creator is None
+    assert read_manifest(stage).counts["speakers_unknown_no_audio"] == 1
