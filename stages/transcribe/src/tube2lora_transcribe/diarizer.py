@@ -19,6 +19,7 @@ from .speakers import Diarization, Span, diarize, windows
 from .voices import SAMPLE_RATE, VoiceEncoder
 
 NAMESPACE = "transcribe/speakers"
+VERSION = 1  # of the windows, mel frames and clustering here: raise it when they change, so the cache is not reused
 MIN_WINDOW = 1.0  # seconds: shorter remainders join the window before them
 
 
@@ -34,7 +35,7 @@ class Diarizer:
         self.seconds = 0.0  # wall time spent embedding and clustering in this run (cache misses only)
 
     def settings(self) -> dict:
-        return {"encoder": self.encoder.identity(), "window_seconds": self.cfg.window_seconds,
+        return {"diarizer": VERSION, "encoder": self.encoder.identity(), "window_seconds": self.cfg.window_seconds,
                 "same_voice": self.cfg.same_voice, "min_voice_seconds": self.cfg.min_voice_seconds}
 
     def diarize(self, media: Path, sha256: str, segments: list[Segment]) -> tuple[Diarization, bool]:
