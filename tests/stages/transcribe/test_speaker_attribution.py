@@ -75,7 +75,7 @@ def test_a_rerun_embeds_nothing_and_off_attributes_nothing(recipe, fixture_audio
 
 def test_an_interview_alone_takes_a_reference_clip_or_is_dropped_not_guessed(recipe, fixture_audio, tmp_path):
     # The interview alone, with a clip of the creator (the solo episode) as the reference voice.
-    _, t, _ = transcribe(recipe, fixture_audio, ["interview"], creator_voice=str(fixture_audio["solo"]["file"]))
+    _, t, _ = transcribe(recipe, fixture_audio, ["interview"], creator_voice_file=str(fixture_audio["solo"]["file"]))
     assert word_shares(t["interview"], fixture_audio["interview"]["turns"])[CREATOR] >= 0.9
     # A margin no voice can meet: the creator cannot be told apart, so the video is dropped with its reason.
     _, t, manifest = transcribe(recipe, fixture_audio, ["interview"], diarization={"creator_margin": 0.99})

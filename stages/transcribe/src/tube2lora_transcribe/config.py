@@ -67,7 +67,7 @@ class TranscribeConfig(Section):
     # Who speaks: auto attributes segments when a video has more than one voice (a lone voice is the creator's),
     # on checks every video's voices against the creator's voiceprint, off attributes nothing.
     speakers: Literal["auto", "on", "off"] = "auto"
-    creator_voice: Path | None = None  # a clip of the creator alone; without it the voice heard across videos
+    creator_voice_file: Path | None = None  # a clip of the creator alone; without it the voice heard across videos
     diarization: DiarizationConfig = Field(default_factory=DiarizationConfig)
     whisper: WhisperConfig = Field(default_factory=WhisperConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)

@@ -57,9 +57,9 @@ class Diarizer:
         return self.encoder.embed(clips)
 
     def reference(self, clip: Path) -> np.ndarray:
-        """The creator's voiceprint from a clip of them alone (transcribe.creator_voice), cached by its hash."""
+        """The creator's voiceprint from a clip of them alone (transcribe.creator_voice_file), cached by its hash."""
         if not clip.is_file():
-            raise StageError(f"transcribe.creator_voice: {clip} does not exist; point it at a clip of the creator "
+            raise StageError(f"transcribe.creator_voice_file: {clip} does not exist; point it at a clip of the creator "
                              "speaking alone, or remove the key")
         key = Cache.key("voiceprint", sha256_file(clip), self.settings())
         hit = self.cache.get(NAMESPACE, key)
@@ -67,10 +67,10 @@ class Diarizer:
             try:
                 audio = _audio(clip)
             except Exception as exc:
-                raise StageError(f"transcribe.creator_voice: {clip} cannot be decoded ({type(exc).__name__})") from None
+                raise StageError(f"transcribe.creator_voice_file: {clip} cannot be decoded ({type(exc).__name__})") from None
             spans = windows([(0.0, len(audio) / SAMPLE_RATE)], self.cfg.window_seconds, MIN_WINDOW)
             if not spans:
-                raise StageError(f"transcribe.creator_voice: {clip} is too short; give at least 5 s of the creator")
+                raise StageError(f"transcribe.creator_voice_file: {clip} is too short; give at least 5 s of the creator")
             mean = self._embed(audio, spans).mean(axis=0)
             hit = {"voiceprint": [float(v) for v in mean / np.linalg.norm(mean)]}
             self.cache.put(NAMESPACE, key, hit)

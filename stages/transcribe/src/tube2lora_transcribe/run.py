@@ -9,7 +9,7 @@ threshold never transcribes again.
 
 Speakers (transcribe.speakers): each video's voices are found as it is transcribed (cached by audio hash,
 encoder and settings); the creator's voice is decided once all videos are in, against the channel's voiceprint
-(the voice heard across videos, or transcribe.creator_voice), and only then are the records written. A video
+(the voice heard across videos, or transcribe.creator_voice_file), and only then are the records written. A video
 whose creator cannot be told apart is skipped as `creator_unknown`.
 """
 
@@ -108,14 +108,14 @@ class Transcription:
         if self.diarizer is None or not self._voices:
             return transcripts
         d = self.cfg.diarization
-        if self.cfg.creator_voice is not None:
-            voiceprint = self.diarizer.reference(self.cfg.creator_voice.expanduser())
+        if self.cfg.creator_voice_file is not None:
+            voiceprint = self.diarizer.reference(self.cfg.creator_voice_file.expanduser())
         else:
             voiceprint = channel_voice(list(self._voices.values()), d.same_voice)
         out = []
         for t in transcripts:
             voices = self._voices.get(t.id)
-            if voices is None:
+            if voices is None or voices.voices == 0:  # no audio, or no speech window long enough to embed
                 out.append(t)
                 continue
             creator, similarity = creator_of(voices, voiceprint, self.cfg.speakers, d.creator_similarity,
