@@ -124,8 +124,9 @@ class Transcription:
                       "segments": attribute(t.segments, voices, creator)}
             if creator is None:
                 update.update(status="skipped", reason="creator_unknown",
-                              error=f"the creator's voice is not told apart from the other {voices.voices - 1} "
-                                    f"voice(s) (best similarity to the voiceprint: {similarity})")
+                              error=f"none of its {voices.voices} voice(s) is clearly the creator's (nearest to the "
+                                    f"voiceprint: {similarity}; see transcribe.diarization.creator_similarity and "
+                                    "creator_margin, or give transcribe.creator_voice_file)")
             out.append(t.model_copy(update=update))
             self._metrics[t.id].update(creator_similarity=similarity)
         if self.diarizer.seconds:
