@@ -41,6 +41,7 @@ def test_the_creator_is_the_voice_heard_across_videos_not_the_one_who_talks_most
 
 def test_segments_take_the_voice_they_overlap_most():
     d = Diarization(windows=[(0, 3), (3, 6), (6, 9)], labels=[0, 0, 1], centroids=[[1, 0], [0, 1]], seconds=[6, 3])
-    segments = [Segment(start=0, end=5, text="a"), Segment(start=5, end=9, text="b"), Segment(start=20, end=21, text="c")]
+    segments = [Segment(start=0, end=5, text="a"), Segment(start=5, end=9, text="b"),
+                Segment(start=9.3, end=9.5, text="ok"), Segment(start=20, end=21, text="c")]
     out = attribute(segments, d, creator=1)
-    assert [(s.speaker, s.is_creator) for s in out] == [("S1", False), ("S2", True), (None, None)]
+    assert [(s.speaker, s.is_creator) for s in out] == [("S1", False), ("S2", True), ("S2", True), (None, None)]

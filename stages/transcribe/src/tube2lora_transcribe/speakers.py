@@ -97,14 +97,19 @@ def diarize(spans: list[Span], embeddings: np.ndarray, min_similarity: float, mi
                        seconds=[round(float(lengths[labels == i].sum()), 3) for i in range(len(order))])
 
 
-def voice_of(span: Span, d: Diarization) -> int | None:
-    """The voice whose windows overlap the span longest (None when no window touches it)."""
+def voice_of(span: Span, d: Diarization, reach: float = 1.0) -> int | None:
+    """The voice whose windows overlap the span longest; a span too short for a window of its own takes the
+    voice of the nearest window within `reach` seconds; None when there is none."""
     overlap: dict[int, float] = {}
     for (s, e), label in zip(d.windows, d.labels):
         shared = min(e, span[1]) - max(s, span[0])
         if shared > 0:
             overlap[label] = overlap.get(label, 0.0) + shared
-    return max(overlap, key=overlap.get) if overlap else None
+    if overlap:
+        return max(overlap, key=overlap.get)
+    gaps = [(max(s - span[1], span[0] - e), label) for (s, e), label in zip(d.windows, d.labels)]
+    nearest = min(gaps, default=None)
+    return nearest[1] if nearest is not None and nearest[0] <= reach else None
 
 
 def channel_voice(videos: list[Diarization], min_similarity: float) -> np.ndarray | None:
