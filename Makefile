@@ -64,10 +64,12 @@ ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
   serve_wrap = $(if $(filter channel,$(SERVES))$(if $(2),$(filter fake-llm llama,$(SERVES))),$(PYTHON_RUN) tube2lora-demo serve --config $(CONFIG)$(if $(2), --llm) --)
 endif
 
+# A stage's manifest depends on the recipe, its upstream manifests and its own sources: an edited stage
+# runs again (the stage itself decides: its input hash has a digest of its sources; unchanged ones say current).
 define STAGE_RULES
 .PHONY: $(1)
 $(1): $(RUN_DIR)/stages/$(1)/manifest.json
-$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(foreach up,$(2),$(RUN_DIR)/stages/$(up)/manifest.json) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_NEEDED),$(LLM_SERVER))
+$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(foreach up,$(2),$(RUN_DIR)/stages/$(up)/manifest.json) $(wildcard stages/$(1)/src/*/*.py) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_NEEDED),$(LLM_SERVER))
 	$(call serve_wrap,$(1),$(filter $(1),$(LLM_STAGES))) $(call RUN_STAGE,$(1))
 endef
 $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)))))

@@ -167,3 +167,20 @@ def test_stale_staging_from_a_killed_run_is_cleaned(recipe):
     assert run_stage(toy_stage(), path) == 0
     assert not run.tmp.exists()
     assert read_manifest(run.stage_dir("download")).outputs["videos.jsonl"].records == 1
+
+
+def test_edited_stage_sources_rerun_it(tmp_path, monkeypatch):
+    from tube2lora_shared import lifecycle
+    from tube2lora_shared.hashing import source_digest
+
+    package = tmp_path / "toy_sources"
+    package.mkdir()
+    (package / "__init__.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = source_digest("toy-sources")
+    assert first and source_digest("toy-sources") == first and source_digest("no-such-package") is None
+    (package / "run.py").write_text("def run(ctx): pass\n")
+    assert source_digest("toy-sources") != first
+    from tube2lora_shared.pipeline import spec_of
+
+    assert "tube2lora-generate 0.1.0 (sources " in lifecycle.code_version(spec_of("generate"))

@@ -24,7 +24,7 @@ from .cache import Cache
 from .config import Config, load_config
 from .errors import StageError, UsageError
 from .files import write_text_atomic
-from .hashing import sha256_json
+from .hashing import sha256_json, source_digest
 from .identity import section_hash
 from .jsonl import append_jsonl
 from .llm import LLMClient
@@ -162,9 +162,19 @@ def _run_worker(spec: StageSpec, config_path: Path, force: bool, verbose: bool) 
         return exc.exit_code
 
 
+def code_version(spec: StageSpec) -> str:
+    """The stage's and shared's versions, and a digest of the stage's own sources: an edited stage counts as new
+    code and re-runs (shared's and the libraries' changes come with their version numbers)."""
+    found = versions([spec.package, "tube2lora-shared"])
+    digest = source_digest(spec.package)
+    if digest:
+        found[spec.package] += f" (sources {digest})"
+    return "; ".join(f"{k} {v}" for k, v in found.items())
+
+
 def _inputs(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> dict[str, Any]:
     """What the stage's output is a function of, and its hash (the manifest records all of it)."""
-    found = {"code_version": "; ".join(f"{k} {v}" for k, v in versions([spec.package, "tube2lora-shared"]).items()),
+    found = {"code_version": code_version(spec),
              "config": section_hash(config, (spec.name, *spec.reads)),
              "upstream": {name: up.manifest.output_hash for name, up in upstream.items()}}
     found["input_hash"] = sha256_json({"config": found["config"], "upstream": found["upstream"],

@@ -153,7 +153,7 @@ def test_another_allowed_language_is_asked_in_that_language(recipe):
 def _own_words(question=None, score=None):
     """A responder: the fake's own answers, except the question or the score given."""
     def respond(body):
-        prompt = body["messages"][-1]["content"]
+        prompt = body["messages"][1]["content"]  # the prompt, also when asked again
         if "<answer>" in prompt and score is not None:
             return score if isinstance(score, str) else json.dumps({"score": score})
         if "<passage>" in prompt and question is not None:
@@ -169,7 +169,11 @@ def test_a_question_that_quotes_its_passage_is_rejected(recipe):
         path = recipe_for(recipe, server)
         assert run_stage(GENERATE, path) == 1  # nothing passed: a failed stage with the histogram
         assert "no example passed the gates out of 3 candidates (own_words: question_quotes_answer=3)" in log_of(path)
-        assert server.total == 3  # nothing curated: a rejected question costs no score
+        assert server.total == 3 * 3  # asked three times each (question_attempts), and nothing curated
+        last = server.bodies[-1]["messages"]
+        assert last[-1]["content"].startswith("That question cannot be used: it copies the answer's own sentences.")
+        assert [m["role"] for m in last] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert sorted({b["temperature"] for b in server.bodies}) == [0.3, 0.6, 0.9]  # warmer with each attempt
     loose = _own_words(question=lambda p: json.dumps({"question": "Why do you say " + " ".join(p.split()[4:14]) + "?"}))
     with FakeOpenAI(responder=loose) as server:
         path = recipe_for(recipe, server, own={"gates": {"max_copy_share": 1.0}})
@@ -208,7 +212,34 @@ def test_garbage_questions_and_scores_are_rejections_with_reasons(recipe):
         # v0: a statement; v1: no question field, re-asked, still none; v2 passes, but its score is garbage twice
         assert ("no example passed the gates out of 3 candidates (own_words: not_a_question=1, own_words: "
                 "question_unparsable=1, own_words: score_unparsable=1)") in log_of(path)
-        assert server.total == 3 + 1 + 2
+        assert server.total == 3 + 2 + 1 + 2  # v0's statement asked for again twice
+
+
+def test_a_refused_question_is_asked_for_again_with_the_reason(recipe):
+    def off_topic_first(body):
+        prompt = body["messages"][-1]["content"]
+        if prompt.startswith("That question cannot be used"):
+            return json.dumps({"question": "How often should I look after my bike?"})
+        if "<passage>" in prompt:
+            return json.dumps({"question": "What is the answer to this question?"})
+        return json.dumps({"score": 5})
+
+    with FakeOpenAI(responder=off_topic_first) as server:
+        path = recipe_for(recipe, server, own={"question_attempts": 1})
+        assert run_stage(GENERATE, path) == 1 and "own_words: off_topic=3" in log_of(path)
+    with FakeOpenAI(responder=off_topic_first) as server:
+        path = recipe_for(recipe, server, pipeline={"run_name": "again"})
+        assert run_stage(GENERATE, path) == 0
+        out = stage_dir(path)
+        chats = list(read_jsonl(out / "own_words" / "dataset_messages.jsonl", ChatExample))
+        assert [c.messages[1]["content"] for c in chats] == ["How often should I look after my bike?"] * 3
+        candidates = [json.loads(line) for line in (out / "own_words" / "candidates.jsonl").read_text().splitlines()]
+        assert [c["earlier"] for c in candidates] == [[{"question": "What is the answer to this question?",
+                                                        "reason": "off_topic"}]] * 3
+        assert read_manifest(out).counts["own_words_questions_asked_again"] == 3
+        told = [b["messages"][-1]["content"] for b in server.bodies if len(b["messages"]) == 4]
+        assert told == ["That question cannot be used: it does not name anything the passage or its video is about. "
+                        "Write a different question that this text answers."] * 3
 
 
 def test_a_threshold_change_regates_without_requests_and_estimate_asks_nothing(recipe):

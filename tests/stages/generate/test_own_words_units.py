@@ -125,3 +125,15 @@ def test_config_checks():
                                               "their words, their phrases, their opinions.")
     cfg = GenerateConfig(own_words={"prompt_file": "q.yaml", "curation_prompt_file": "c.yaml"})
     assert not cfg.talk_as_creator.enabled and not cfg.editorial_rewrite.enabled  # own words by default
+
+
+def test_a_question_naming_its_videos_topic_is_on_topic_and_talk_after_it_is_cut():
+    passage = "Some of you are hanging it up until spring, and that is fine, but do it properly and dry it first."
+    g = OwnWordsGates()
+    assert question_gate("How do I store my bike for winter?", passage, g)[0] == "off_topic"
+    assert question_gate("How do I store my bike for winter?", passage, g, "Winter storage for your bike")[0] is None
+    assert question_gate("How do I change brake pads?", "New pad's in, wheel back.", g)[0] is None  # pad's ~ pads
+    assert parse_question('{"question": "How do I fix a brake pad? (In the video) You just need a key."}') == (
+        "How do I fix a brake pad?")
+    assert parse_question('{"question": "What lube do you use? And how often?"}') == "What lube do you use? And how often?"
+    assert parse_question('{"question": "Which lube\nis best?"}') == "Which lube is best?"  # a raw line break

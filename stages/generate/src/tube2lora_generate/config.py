@@ -29,6 +29,9 @@ class OwnWords(Section):
     max_deixis_share: float = Field(0.3, ge=0, le=1)  # share of words in sentences about the video itself
     min_language_probability: float = Field(0.9, ge=0, le=1)  # below: the passage has its video's language
     temperature: float = Field(0.3, ge=0, le=2)
+    # A question refused by a gate is asked for again, with the refused question and the reason, up to this many
+    # questions per passage in all (only refused passages cost the extra calls); 1: never ask again.
+    question_attempts: int = Field(3, ge=1, le=10)
     gates: OwnWordsGates = Field(default_factory=OwnWordsGates)
 
     @model_validator(mode="after")

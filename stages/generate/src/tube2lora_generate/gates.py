@@ -102,8 +102,8 @@ _GENERIC = {"what", "when", "where", "which", "does", "your", "this", "that", "w
 
 
 def _stem(word: str) -> str:
-    word = word.lower()
-    return word[:-1] if word.endswith("s") and len(word) > 4 else word
+    word = word.lower().removesuffix("'s").removesuffix("\u2019s")
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def shared_words(question: str, passage: str) -> int:
@@ -114,12 +114,21 @@ def shared_words(question: str, passage: str) -> int:
     return len(asked & known - {_stem(w) for w in _GENERIC})
 
 
-def question_gate(question: str, passage: str, g: OwnWordsGates) -> tuple[str | None, dict]:
-    """A viewer's question for a passage: a question, of a sensible length, about the passage, that does not
-    quote the answer."""
+# Each reason of question_gate in words: what the LLM is told when it is asked for another question.
+REFUSED_BECAUSE = {"not_a_question": "it is not a question",
+       "question_too_short": "it is too short to say what the viewer wants to know",
+       "question_too_long": "it is too long: one short question only",
+       "question_quotes_answer": "it copies the answer's own sentences",
+       "off_topic": "it does not name anything the passage or its video is about"}
+
+
+def question_gate(question: str, passage: str, g: OwnWordsGates, title: str = "") -> tuple[str | None, dict]:
+    """A viewer's question for a passage: a question, of a sensible length, about the passage or the video it is
+    from (a question naming the video's topic, "How do I put my bike away for winter?", is on topic for every passage
+    of "Winter storage"), that does not quote the answer."""
     n = len(words(question))
     metrics = {"question_words": n, "copy_share": round(copy_share(question, passage, g.copy_ngram), 4),
-               "shared_words": shared_words(question, passage)}
+               "shared_words": shared_words(question, f"{passage}\n{title}")}
     if not is_question(question):
         return "not_a_question", metrics
     if n < g.min_question_words:

@@ -28,6 +28,12 @@ class Asked:
     candidate: dict = field(default_factory=dict)
     transient: bool = False  # lost to an LLM error worth asking again on the next run
     source: str = "generated"  # or "real": asked in the video
+    earlier: list[dict] = field(default_factory=list)  # the questions written before this one, and why each failed
+
+    @property
+    def ask_again(self) -> bool:
+        """The LLM wrote a question and a gate refused it: asking again, with the reason, may give a usable one."""
+        return self.reason is not None and self.question is not None and not self.transient
 
 
 def _candidate(p: Passage) -> dict:
@@ -41,7 +47,7 @@ def real_questions(passages: list[Passage], g: OwnWordsGates) -> tuple[dict[str,
     for p in passages:
         if not p.question:
             continue
-        reason, _ = question_gate(p.question, p.text, g)
+        reason, _ = question_gate(p.question, p.text, g, p.video_title or "")
         if reason is None:
             real[p.id] = Answer(value=p.question, text=p.question, cached=True)
         else:
@@ -65,10 +71,27 @@ def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g:
             asked.append(Asked(p, "", None, {}, candidate))
             continue
         candidate.update(question=answer.value, cached=answer.cached)
-        reason, metrics = question_gate(answer.value, p.text, g)
+        reason, metrics = question_gate(answer.value, p.text, g, p.video_title or "")
         asked.append(Asked(p, answer.value, reason, metrics, candidate,
                            source="real" if p.id in real else "generated"))
     return asked
+
+
+def again(first: list[Asked], second: list[Asked]) -> list[Asked]:
+    """`first` with the passages that were asked again (`second`, in the order of `[a for a in first if
+    a.ask_again]`) replaced by their new attempt, which remembers every earlier question and its reason."""
+    renewed = iter(second)
+    merged = []
+    for a in first:
+        if not a.ask_again:
+            merged.append(a)
+            continue
+        b = next(renewed)
+        b.earlier = [*a.earlier, {"question": a.question, "reason": a.reason}]
+        b.candidate["earlier"] = b.earlier
+        b.metrics["attempt"] = len(b.earlier) + 1
+        merged.append(b)
+    return merged
 
 
 def to_curate(asked: list[Asked]) -> list[Asked]:
@@ -102,6 +125,8 @@ def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: Own
                                       question_source=a.source)))
         if transient:
             out.retry_videos.add(p.video_id)
+        if a.earlier:
+            out.counts["own_words_questions_asked_again"] += 1
         out.candidates.append(candidate)
         out.decisions.append({"id": candidate["id"], "generator": "own_words", "accepted": reason is None,
                               "reason": reason, "metrics": metrics})

@@ -98,7 +98,8 @@ SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "e
 
 
 def parse_question(text: str) -> str:
-    """{"question": "..."}, or (an answer without JSON) the first non-empty line, unquoted."""
+    """{"question": "..."}, or (an answer without JSON) the first non-empty line, unquoted; up to its last question
+    mark."""
     try:
         data = json_object(text)
     except NoJSONObject:
@@ -111,7 +112,17 @@ def parse_question(text: str) -> str:
     question = " ".join(question.split())
     if not question:
         raise ValueError("the question is empty")
-    return question
+    return _without_tail(question)
+
+
+_LAST_QUESTION_MARK = re.compile(r"^(.*[?？؟])")
+
+
+def _without_tail(question: str) -> str:
+    """The question up to its last question mark: small models go on after it ("How do I fix a brake pad? (In the
+    video) You just need to..."), and what follows is talk about the question, not part of it."""
+    found = _LAST_QUESTION_MARK.match(question)
+    return found.group(1) if found else question
 
 
 def parse_score(text: str) -> int:

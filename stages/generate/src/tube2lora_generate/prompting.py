@@ -3,6 +3,9 @@ per passage (pure once loaded)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.llm import Question
 from tube2lora_shared.languages import primary
@@ -10,6 +13,7 @@ from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Passage
 
 from .config import GenerateConfig
+from .gates import REFUSED_BECAUSE
 from .parsing import (
     CONVERSATION_SCHEMA_NAME,
     EDIT_SCHEMA,
@@ -26,6 +30,7 @@ from .parsing import (
 )
 from .tasks import Task
 
+RETRY_WARMER = 0.3  # own_words' temperature rises by this much with each question asked again (at most 1.0)
 PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction"}
 OWN_WORDS_PLACEHOLDERS = {"creator", "title", "text", "language"}
 CURATION_PLACEHOLDERS = {"creator", "title", "text", "question"}
@@ -99,13 +104,23 @@ def _formatted(messages: list[dict[str, str]], kind: str, structured_output: str
 
 
 def viewer_question(passage: Passage, template: PromptTemplate, creator: str, cfg: GenerateConfig,
-                    structured_output: str) -> Question:
-    """Ask for the question a viewer could have asked that the passage answers, in the passage's language."""
+                    structured_output: str, earlier: Sequence[dict] = ()) -> Question:
+    """Ask for the question a viewer could have asked that the passage answers, in the passage's language; after
+    `earlier` questions that a gate refused, with each one and the reason it was not used, and warmer (a model at
+    a low temperature tends to write the refused question again word for word: measured with SmolLM2)."""
     language = LANGUAGES.get(primary(passage.language), passage.language) if passage.language else None
-    messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text,
-                                 language=language or "the passage's language")
-    return Question(_formatted(messages, "own_words", structured_output), parse_question, schema=QUESTION_SCHEMA,
-                    schema_name=QUESTION_SCHEMA_NAME, temperature=cfg.own_words.temperature, max_tokens=160)
+    messages = _formatted(template.messages(creator=creator, title=passage.video_title or "", text=passage.text,
+                                            language=language or "the passage's language"), "own_words",
+                          structured_output)
+    for refused in earlier:
+        answer = (refused["question"] if structured_output == "none"
+                  else json.dumps({"question": refused["question"]}, ensure_ascii=False))
+        messages += [{"role": "assistant", "content": answer},
+                     {"role": "user", "content": f"That question cannot be used: {REFUSED_BECAUSE[refused['reason']]}. Write a "
+                                                 "different question that this text answers."}]
+    return Question(messages, parse_question, schema=QUESTION_SCHEMA,
+                    schema_name=QUESTION_SCHEMA_NAME, max_tokens=160,
+                    temperature=round(min(1.0, cfg.own_words.temperature + RETRY_WARMER * len(earlier)), 2))
 
 
 def curation_question(passage: Passage, asked: str, template: PromptTemplate, creator: str,
