@@ -48,6 +48,8 @@ class Segment(BaseModel):
     avg_logprob: float | None = None  # whisper only
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    speaker: str | None = None  # "S1", "S2"... in its video, S1 the voice heard most; None: not attributed
+    is_creator: bool | None = None  # None: unknown (speakers off, or no audio to tell voices apart)
 
 
 TranscriptSource = Literal["youtube_manual", "youtube_auto", "whisper"]
@@ -69,11 +71,18 @@ class Transcript(BaseModel):
     duration: float | None = None  # seconds of media (or of captions)
     segments: list[Segment] = Field(default_factory=list)
     dropped: dict[str, int] = Field(default_factory=dict)  # segments dropped by the guard, by reason
+    speakers: int | None = None  # voices found in the audio; None: not attributed
+    creator_similarity: float | None = None  # the creator's voice against the channel's voiceprint
     text_path: str | None = None  # relative to the run directory
 
     @property
     def text(self) -> str:
         return join_text([s.text.strip() for s in self.segments if s.text.strip()])  # no space between CJK lines
+
+    @property
+    def creator_text(self) -> str:
+        """The words of segments not attributed to another speaker (all of them when speakers are unknown)."""
+        return join_text([s.text.strip() for s in self.segments if s.text.strip() and s.is_creator is not False])
 
 
 class Chunk(BaseModel):
@@ -87,6 +96,8 @@ class Chunk(BaseModel):
     kept_source: str | None = None  # why the source was kept: drift, meta_commentary, http_500, ...
     similarity: float | None = None
     length_ratio: float | None = None
+    speaker: str | None = None  # a chunk never mixes speakers: one voice's turn, or part of it
+    is_creator: bool | None = None  # False: another voice (a guest, a host), kept as spoken, not the creator's text
 
 
 class Normalized(BaseModel):
@@ -101,7 +112,7 @@ class Normalized(BaseModel):
     model: str | None = None
     prompt: str | None = None  # the template's name
     chunks: list[Chunk] = Field(default_factory=list)
-    text: str = ""
+    text: str = ""  # the creator's words: chunks of other speakers are left out
     text_path: str | None = None
 
 
@@ -191,6 +202,7 @@ class Provenance(BaseModel):
     end: float | None = None
     source_sha256: str  # of the chunk (or passage) text the example was made from
     brief: str | None = None
+    question_source: Literal["real", "generated"] | None = None  # own_words: heard in the video, or LLM-written
 
 
 class Passage(BaseModel):
@@ -205,6 +217,7 @@ class Passage(BaseModel):
     text: str
     words: int
     language: str | None = None
+    question: str | None = None  # the question another voice asked right before this turn of the creator's
     source_sha256: str  # of `text`
 
 

@@ -208,3 +208,26 @@ def test_unknown_placeholder_is_a_config_error(recipe, tmp_path):
         path = recipe_for(recipe, server, prompt_file=str(bad))
         assert run_stage(NORMALIZE, path) == 2
         assert server.total == 0
+
+
+def test_other_voices_are_kept_as_spoken_never_asked_and_left_out_of_the_creators_text(recipe):
+    host = "So, uh, what is the one thing every rider should check?"
+    segs = [Segment(start=0, end=4, text=host, speaker="S2", is_creator=False),
+            *[Segment(start=4 + i * 5.0, end=8.5 + i * 5.0, speaker="S1", is_creator=True,
+                      text=f"Um the the chain, part {i}, needs a drop of lube every week.") for i in range(3)],
+            Segment(start=20, end=23, text="Great, thanks!", speaker="S2", is_creator=False)]
+    interview = Transcript(id="talk", title="Talk", channel="Toby Fenwick", status="success", source="whisper",
+                           language="en", segments=segs)
+    with FakeOpenAI() as server:
+        path = recipe(llm={"base_url": server.base_url, "model": "fake-model", "backoff_s": 0.01},
+                      normalize={"prompt_file": str(PROMPT)})
+        publish_records(path, "transcribe", "transcripts.jsonl", [interview])
+        assert run_stage(NORMALIZE, path) == 0
+        _, manifest, records = outputs(path)
+    record = records["talk"]
+    assert [(c.speaker, c.is_creator, c.kept_source) for c in record.chunks] == [
+        ("S2", False, "other_speaker"), ("S1", True, None), ("S2", False, "other_speaker")]
+    assert record.chunks[0].text == host and server.total == 1  # only the creator's chunk was asked (the host's
+    # question may be shown before it as context, never to be rewritten)
+    assert "part 2" in record.text and "every rider" not in record.text and "thanks" not in record.text
+    assert manifest.counts["chunks_kept_source_other_speaker"] == 2

@@ -94,3 +94,21 @@ def test_a_long_japanese_segment_splits_at_its_sentence_ends_without_adding_spac
     text = "今日はブレーキの話です。" * 30
     parts = split_long(text, 100)
     assert all(len(p) <= 100 and p.endswith("。") for p in parts) and "".join(parts) == text
+
+
+def test_a_chunk_never_mixes_speakers():
+    segments = [Segment(start=0, end=2, text="Why do you oil a chain?", speaker="S2", is_creator=False),
+                Segment(start=2, end=5, text="Because a dry chain eats the cassette.", speaker="S1", is_creator=True),
+                Segment(start=5, end=8, text="And a wet one collects grit.", speaker="S1", is_creator=True),
+                Segment(start=8, end=9, text="How often?", speaker="S2", is_creator=False)]
+    drafts = chunk(segments, target_chars=1500, max_chars=2500)
+    assert [(d.speaker, d.is_creator, d.text) for d in drafts] == [
+        ("S2", False, "Why do you oil a chain?"),
+        ("S1", True, "Because a dry chain eats the cassette. And a wet one collects grit."),
+        ("S2", False, "How often?")]
+    assert len(chunk([s.model_copy(update={"speaker": None, "is_creator": None}) for s in segments], 1500, 2500)) == 1
+
+
+def test_old_transcripts_without_speakers_still_read():
+    old = Segment.model_validate({"start": 0, "end": 1, "text": "hi", "avg_logprob": -0.2})
+    assert (old.speaker, old.is_creator) == (None, None)

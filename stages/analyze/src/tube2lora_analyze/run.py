@@ -47,6 +47,8 @@ def measure(n: Normalized, t: Transcript | None, v: Video | None, norm: dict, to
     text = n.text
     w, s = words(text), sentences(text)
     duration = (v.duration if v and v.duration else None) or (t.duration if t else None)
+    speaking = _creator_seconds(t) or duration  # the creator's speaking time in an interview
+    own = [c for c in n.chunks if c.is_creator is not False]  # other voices' chunks are kept as spoken by design
     logprobs = [seg.avg_logprob for seg in (t.segments if t else []) if seg.avg_logprob is not None]
     language, probability = identify(text)
     profile = Profile(
@@ -56,16 +58,23 @@ def measure(n: Normalized, t: Transcript | None, v: Video | None, norm: dict, to
         tokens_cl100k=cl100k_tokens(text), words_per_sentence=round(len(w) / len(s), 2) if s else None,
         mattr=round(mattr(text), 4), reading_ease=reading_ease(text, (t.language if t else None) or language),
         mean_avg_logprob=round(_weighted_mean(t), 4) if logprobs else None,
-        words_per_minute=round(len(w) / (duration / 60), 1) if duration else None,
+        words_per_minute=round(len(w) / (speaking / 60), 1) if speaking else None,
         normalize_similarity=norm.get("similarity"), normalize_words_ratio=norm.get("words_ratio"),
-        chunks_kept_source=round(sum(c.kept_source not in (None, "disabled") for c in n.chunks) / len(n.chunks), 4)
-        if n.chunks else None,
+        chunks_kept_source=round(sum(c.kept_source not in (None, "disabled") for c in own) / len(own), 4)
+        if own else None,
     )
     if not cfg.enabled:
         return profile
     found = factors(profile.model_dump())
     return profile.model_copy(update={"quality_factors": found, "quality": score(found),
                                       "minhash": minhash(text, cfg.shingle_words, cfg.num_perm)})
+
+
+def _creator_seconds(t: Transcript | None) -> float | None:
+    """The creator's segments' total time when other voices were attributed (None otherwise)."""
+    if not t or not any(seg.is_creator is False for seg in t.segments):
+        return None
+    return sum(max(seg.end - seg.start, 0.0) for seg in t.segments if seg.is_creator) or None
 
 
 def _weighted_mean(t: Transcript) -> float:

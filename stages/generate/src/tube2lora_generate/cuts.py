@@ -1,6 +1,6 @@
 """The filter's cuts carried into normalize's chunks (pure): the LLM-written generators take a chunk for its
 time range, but only the sentences of it that survived the filter, so a boilerplate sentence the filter cut
-reaches no dataset."""
+reaches no dataset. Chunks of another voice than the creator's (a host, a guest) are never a source."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def surviving_chunks(normalized: Normalized, kept: Kept) -> list[Chunk]:
     survived = _key(kept.text)
     chunks = []
     for chunk in normalized.chunks:
+        if chunk.is_creator is False:
+            continue
         parts = sentences(chunk.text)
         left = [s for s in parts if _key(s) in survived]
         if len(left) == len(parts):

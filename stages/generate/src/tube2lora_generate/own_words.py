@@ -1,6 +1,8 @@
 """own_words' decisions (pure): per passage, the viewer's question the LLM wrote goes through its gates, then
 the curation score; every rejection has its reason, and every accepted passage becomes a chat whose answer
-is the passage verbatim (instruction backtranslation with self-curation, Li et al. 2024, "Humpback")."""
+is the passage verbatim (instruction backtranslation with self-curation, Li et al. 2024, "Humpback"). A passage
+that answers a question really asked in the video (a host's, a guest's) takes that question instead, when it
+passes the same gates: real questions beat generated ones."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from tube2lora_shared.records import ChatExample, Passage, Provenance
 from . import __version__
 from .config import OwnWordsGates
 from .decisions import Decisions
-from .gates import question_failures
+from .gates import question_failures, question_gate
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Asked:
     candidate: dict = field(default_factory=dict)
     transient: bool = False  # lost to an LLM error worth asking again on the next run
     reasons: list[str] = field(default_factory=list)  # every gate the question failed, `reason` first
+    source: str = "generated"  # or "real": asked in the video
     earlier: list[dict] = field(default_factory=list)  # the questions written before this one, and why each failed
 
     @property
@@ -38,10 +41,29 @@ def _candidate(p: Passage) -> dict:
     return {"id": f"own_words:{p.id}", "generator": "own_words", "video_id": p.video_id, "passage_index": p.index}
 
 
-def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g: OwnWordsGates) -> list[Asked]:
+def real_questions(passages: list[Passage], g: OwnWordsGates) -> tuple[dict[str, Answer], dict[str, int]]:
+    """The passages whose real question passes the question gates, as answers (no LLM asked for these), and the
+    real questions turned down by reason (those passages get a generated question instead)."""
+    real, turned_down = {}, {}
+    for p in passages:
+        if not p.question:
+            continue
+        reason, _ = question_gate(p.question, p.text, g, p.video_title or "", p.language)
+        if reason is None:
+            real[p.id] = Answer(value=p.question, text=p.question, cached=True)
+        else:
+            turned_down[reason] = turned_down.get(reason, 0) + 1
+    return real, turned_down
+
+
+def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g: OwnWordsGates,
+                   real: frozenset[str] = frozenset()) -> list[Asked]:
+    """Each passage's question (`real`: the ids whose answer is the question asked in the video) through its gates."""
     asked = []
     for p, answer in zip(passages, answers):
         candidate = _candidate(p)
+        if p.id in real:
+            candidate.update(question_source="real")
         if isinstance(answer, LLMError):
             candidate.update(error=str(answer))
             asked.append(Asked(p, None, f"question_{answer.reason}", {}, candidate, answer.reason in TRANSIENT))
@@ -51,7 +73,8 @@ def gate_questions(passages: list[Passage], answers: list[Answer | LLMError], g:
             continue
         candidate.update(question=answer.value, cached=answer.cached)
         failed, metrics = question_failures(answer.value, p.text, g, p.video_title or "", p.language)
-        asked.append(Asked(p, answer.value, failed[0] if failed else None, metrics, candidate, reasons=failed))
+        asked.append(Asked(p, answer.value, failed[0] if failed else None, metrics, candidate, reasons=failed,
+                           source="real" if p.id in real else "generated"))
     return asked
 
 
@@ -99,7 +122,8 @@ def decide_own_words(asked: list[Asked], scores: list[Answer | LLMError], g: Own
                           {"role": "assistant", "content": p.text}],
                 provenance=Provenance(generator="own_words", generator_version=__version__, prompt=prompt,
                                       model=model, video_id=p.video_id, video_title=p.video_title,
-                                      chunk_index=p.index, source_sha256=p.source_sha256)))
+                                      chunk_index=p.index, source_sha256=p.source_sha256,
+                                      question_source=a.source)))
         if transient:
             out.retry_videos.add(p.video_id)
         if a.earlier:

@@ -1,7 +1,9 @@
 """The creator's passages (pure): the filter's kept text (boilerplate already cut) cut at sentence
 boundaries into whole thoughts of `min_words`..`max_words`, verbatim (a passage is a slice of the kept
 text, not a re-joined copy), each usable or dropped with a reason before any LLM sees it. Sentences and words in
-any script (shared segmentation); a run-on stretch without spaces (Chinese, Japanese) is cut between words."""
+any script (shared segmentation); a run-on stretch without spaces (Chinese, Japanese) is cut between words. Where
+speakers were attributed, the kept text holds only the creator's turns and a passage never runs across two of them:
+it closes where a turn starts, and a passage that opens a turn carries the question asked right before it."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from tube2lora_shared.segmentation import sentence_spans, word_spans, words
 
 from .config import OwnWords
 from .deixis import deixis_share
+from .turns import key
 
 Span = tuple[int, int]
 _CLAUSE_GAP = re.compile(r"(?<=[,;:،])\s+|(?<=[、，；：])\s*")  # full-width commas take no space after them
+_WORD_GAP = re.compile(r"\s+")
 
 
 def _split(text: str, span: Span, gap: re.Pattern) -> list[Span]:
@@ -70,13 +74,47 @@ def pieces(text: str, max_words: int) -> list[Span]:
     return out
 
 
-def cut(text: str, min_words: int, max_words: int) -> list[str]:
+def _turn_inside(text: str, span: Span, turns: frozenset[str]) -> int | None:
+    """Where a turn starts inside a piece: a transcript segment that ran across two speakers can leave the end
+    of the creator's previous turn without a full stop, glued to the first sentence of the next."""
+    for gap in _WORD_GAP.finditer(text, span[0], span[1]):
+        if key(text[gap.end():span[1]]) in turns:
+            return gap.end()
+    return None
+
+
+def units(text: str, max_words: int, turns: frozenset[str]) -> list[tuple[Span, bool]]:
+    """The pieces, each marked True where it opens a speaker turn."""
+    out: list[tuple[Span, bool]] = []
+    for piece in pieces(text, max_words):
+        if not turns:
+            out.append((piece, False))
+        elif key(text[piece[0]:piece[1]]) in turns:
+            out.append((piece, True))
+        elif (at := _turn_inside(text, piece, turns)) is not None:
+            out += [((piece[0], len(text[:at].rstrip())), False), ((at, piece[1]), True)]
+        else:
+            out.append((piece, False))
+    return out
+
+
+def cut(text: str, min_words: int, max_words: int, turns: frozenset[str] = frozenset()) -> list[str]:
     """Whole sentences, closed as soon as a passage has `min_words`; a short tail joins the passage before it
-    when that stays within `max_words` (otherwise it is a passage of its own, too short to use)."""
+    when that stays within `max_words` (otherwise it is a passage of its own, too short to use). A sentence
+    whose `key` is in `turns` opens a new passage (a new speaker turn)."""
     found: list[tuple[Span, int]] = []
     current, n = None, 0
-    for piece in pieces(text, max_words):
+    turn_start = 0  # the first passage of the current turn
+    for piece, opens_turn in units(text, max_words, turns):
         k = _size(text, piece)
+        if opens_turn:
+            if current:
+                if len(found) > turn_start and found[-1][1] + n <= max_words:
+                    found[-1] = ((found[-1][0][0], current[1]), found[-1][1] + n)
+                else:
+                    found.append((current, n))
+                current, n = None, 0
+            turn_start = len(found)
         if current and n + k > max_words:
             found.append((current, n))
             current, n = None, 0
@@ -85,11 +123,16 @@ def cut(text: str, min_words: int, max_words: int) -> list[str]:
             found.append((current, n))
             current, n = None, 0
     if current:
-        if found and found[-1][1] + n <= max_words:
+        if len(found) > turn_start and found[-1][1] + n <= max_words:
             found[-1] = ((found[-1][0][0], current[1]), found[-1][1] + n)
         else:
             found.append((current, n))
     return [text[s:e] for (s, e), _ in found]
+
+
+def _opening_question(text: str, openings: dict[str, str | None]) -> str | None:
+    first = sentence_spans(text)[:1]
+    return openings.get(key(text[first[0][0]:first[0][1]])) if first and openings else None
 
 
 def language_of(text: str, video_language: str | None, min_probability: float) -> str | None:
@@ -98,11 +141,13 @@ def language_of(text: str, video_language: str | None, min_probability: float) -
     return code if code is not None and probability >= min_probability else video_language
 
 
-def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords,
-                languages: list[str]) -> tuple[list[Passage], Counter[str]]:
-    """The video's usable passages, in order (indices count every cut passage), and the drops by reason."""
+def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords, languages: list[str],
+                openings: dict[str, str | None] | None = None) -> tuple[list[Passage], Counter[str]]:
+    """The video's usable passages, in order (indices count every cut passage), and the drops by reason;
+    `openings` (turns.openings) marks where the creator's turns start and the questions asked before them."""
     usable, dropped = [], Counter()
-    for index, text in enumerate(cut(kept.text, cfg.min_words, cfg.max_words)):
+    openings = openings or {}
+    for index, text in enumerate(cut(kept.text, cfg.min_words, cfg.max_words, frozenset(openings))):
         n = len(words(text))
         language = language_of(text, video_language, cfg.min_language_probability)
         if language is None and languages:  # the language first: it is the reason, whatever the size
@@ -116,5 +161,5 @@ def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords,
         else:
             usable.append(Passage(id=f"{kept.id}:{index}", video_id=kept.id, video_title=kept.title, index=index,
                                   text=text, words=n, language=language,
-                                  source_sha256=hashlib.sha256(text.encode()).hexdigest()))
+                                  question=_opening_question(text, openings), source_sha256=hashlib.sha256(text.encode()).hexdigest()))
     return usable, dropped

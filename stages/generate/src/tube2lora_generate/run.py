@@ -2,8 +2,10 @@
 
 Reads `stages/filter/kept.jsonl` (which videos, and their text after boilerplate removal),
 `stages/normalize/normalized.jsonl` (chunks and time ranges, the transcript's language) and
-`stages/download/videos.jsonl` (upload dates for the card). Writes `passages.jsonl` (the creator's usable
-verbatim passages) and, per generator, `candidates.jsonl` (every answer, parsed or not), `decisions.jsonl`
+`stages/download/videos.jsonl` (upload dates for the card). Where transcribe attributed speakers, the kept
+text holds the creator's turns only, passages never cross a turn, another voice's chunks are never a source,
+and a question asked right before a creator's turn is that passage's own_words question. Writes
+`passages.jsonl` (the creator's usable verbatim passages) and, per generator, `candidates.jsonl` (every answer, parsed or not), `decisions.jsonl`
 (accepted or rejected, with reason and metrics), the dataset (aggregated and per video), exports,
 `dataset_manifest.json` and `README.md`. Answers come from the response cache when the prompts did not
 change, so changing only a gate threshold re-gates the stored candidates with zero LLM calls.
@@ -16,7 +18,7 @@ from collections import Counter
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.jsonl import read_jsonl
 from tube2lora_shared.lifecycle import StageContext
-from tube2lora_shared.llm import LLMClient
+from tube2lora_shared.llm import Answer, LLMClient
 from tube2lora_shared.prompts import PromptTemplate
 from tube2lora_shared.records import Kept, Normalized, Passage, Video
 
@@ -24,19 +26,22 @@ from .config import GenerateConfig
 from .cuts import surviving_chunks
 from .datasets import write_datasets
 from .decisions import Decisions, decide
-from .own_words import Asked, again, decide_own_words, gate_questions, to_curate
+from .own_words import Asked, again, decide_own_words, gate_questions, real_questions, to_curate
 from .passages import passages_of
 from .prompting import curation_question, load_templates, question, viewer_question
 from .tasks import creator_name, plan
+from .turns import openings
 
 
 def ask_questions(client: LLMClient, passages: list[Passage], template: PromptTemplate, creator: str,
-                  cfg: GenerateConfig, structured: str) -> list[Asked]:
-    """Each passage's viewer question through its gates; refused ones are asked again with the reason, up to
-    `own_words.question_attempts` questions per passage."""
-    answers = client.ask_all([viewer_question(p, template, creator, cfg, structured) for p in passages],
-                             "own_words questions")
-    asked = gate_questions(passages, answers, cfg.own_words.gates)
+                  cfg: GenerateConfig, structured: str, real: dict[str, Answer]) -> list[Asked]:
+    """Each passage's viewer question through its gates (`real`: the passages whose question was asked in the
+    video, already through the gates: no LLM call for these); refused ones are asked again with the reason, up
+    to `own_words.question_attempts` questions per passage."""
+    written = iter(client.ask_all([viewer_question(p, template, creator, cfg, structured)
+                                   for p in passages if p.id not in real], "own_words questions"))
+    answers = [real[p.id] if p.id in real else next(written) for p in passages]
+    asked = gate_questions(passages, answers, cfg.own_words.gates, frozenset(real))
     for attempt in range(2, cfg.own_words.question_attempts + 1):
         refused = [a for a in asked if a.ask_again]
         if not refused:
@@ -58,7 +63,8 @@ def run(ctx: StageContext) -> None:
     passages: list[Passage] = []
     dropped: Counter[str] = Counter()
     for vid, k in kept.items():
-        usable, drops = passages_of(k, normalized[vid].language, cfg.own_words, ctx.config.input.languages)
+        usable, drops = passages_of(k, normalized[vid].language, cfg.own_words, ctx.config.input.languages,
+                                    openings(normalized[vid], cfg.own_words.gates.max_question_words))
         passages += usable
         dropped.update(drops)
     ctx.counts.update({f"dropped_passages_{reason}": n for reason, n in dropped.items()})
@@ -69,7 +75,10 @@ def run(ctx: StageContext) -> None:
                  ", ".join(f"{r}={n}" for r, n in dropped.most_common()) or "none", len(tasks), len(kept))
     found = Decisions()
     if cfg.own_words.enabled and passages:
-        asked = ask_questions(client, passages, templates["own_words"], creator, cfg, structured)
+        real, turned_down = real_questions(passages, cfg.own_words.gates)
+        ctx.counts["own_words_real_questions"] += len(real)
+        ctx.counts.update({f"own_words_real_questions_rejected_{r}": n for r, n in turned_down.items()})
+        asked = ask_questions(client, passages, templates["own_words"], creator, cfg, structured, real)
         scores = client.ask_all([curation_question(a.passage, a.question, templates["own_words_curation"], creator,
                                                    structured) for a in to_curate(asked)],
                                 "own_words curation") if "own_words_curation" in templates else []

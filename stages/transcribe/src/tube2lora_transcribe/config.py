@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -53,8 +54,21 @@ class GuardConfig(Section):
     loop_repeats: int = Field(4, ge=2)  # a phrase of 1-6 words repeated this often inside one segment
 
 
+class DiarizationConfig(Section):
+    window_seconds: float = Field(3.0, ge=0.5)  # speech is cut into windows this long, one voice embedding each
+    same_voice: float = Field(0.7, gt=0, lt=1)  # windows whose mean cosine similarity stays above this: one voice
+    min_voice_seconds: float = Field(10.0, ge=0)  # a voice heard for less time joins the nearest voice
+    creator_similarity: float = Field(0.75, gt=0, lt=1)  # the creator's voice is at least this near the voiceprint
+    creator_margin: float = Field(0.05, ge=0, lt=1)  # ...and this much nearer than any other voice in the video
+
+
 class TranscribeConfig(Section):
     prefer: Literal["captions", "whisper"] = "captions"  # the other is the fallback
+    # Who speaks: auto attributes segments when a video has more than one voice (a lone voice is the creator's),
+    # on checks every video's voices against the creator's voiceprint, off attributes nothing.
+    speakers: Literal["auto", "on", "off"] = "auto"
+    creator_voice_file: Path | None = None  # a clip of the creator alone; without it the voice heard across videos
+    diarization: DiarizationConfig = Field(default_factory=DiarizationConfig)
     whisper: WhisperConfig = Field(default_factory=WhisperConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)

@@ -6,6 +6,11 @@ cookies, proxy). Writes `stages/transcribe/<id>.json` (the Transcript record wit
 `transcripts.jsonl` and `metrics.jsonl`. Raw backend results are cached across runs: whisper by (media
 sha256, settings, prompt), captions by (video id, settings), so a new run directory or a changed guard
 threshold never transcribes again.
+
+Speakers (transcribe.speakers): each video's voices are found as it is transcribed (cached by audio hash,
+encoder and settings); the creator's voice is decided once all videos are in, against the channel's voiceprint
+(the voice heard across videos, or transcribe.creator_voice_file), and only then are the records written. A video
+whose creator cannot be told apart is skipped as `creator_unknown`.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from tube2lora_shared.records import Segment, Transcript, Video
 
 from .captions import YouTubeCaptions
 from .config import TranscribeConfig
+from .diarizer import Diarizer
 from .guard import apply_guard
 from .outcome import RawTranscript, Unusable
+from .speakers import Diarization, attribute, channel_voice, creator_of
+from .voices import GE2EEncoder
 from .whisper import FasterWhisperTranscriber
 
 WHISPER, CAPTIONS = "transcribe/whisper", "transcribe/captions"
@@ -40,17 +48,24 @@ def run(ctx: StageContext) -> None:
               if v.status in ("success", "cached")]
     whisper = FasterWhisperTranscriber(cfg.whisper, languages, ctx.cache.root / "whisper-models", ctx.log)
     captions = YouTubeCaptions(cfg.captions, languages, ctx.config.input.proxy())
-    stage = Transcription(ctx, cfg, whisper, captions)
+    diarizer = Diarizer(GE2EEncoder(), cfg.diarization, ctx.cache) if cfg.speakers != "off" else None
+    stage = Transcription(ctx, cfg, whisper, captions, diarizer)
     transcripts = [stage.one(video) for video in ctx.track(videos, "videos", total=len(videos))]
+    transcripts = stage.attribute(transcripts)
+    for transcript in transcripts:
+        stage.publish(transcript)
     write_jsonl(ctx.out_dir / "transcripts.jsonl", transcripts)
 
 
 class Transcription:
     def __init__(self, ctx: StageContext, cfg: TranscribeConfig, whisper: FasterWhisperTranscriber,
-                 captions: YouTubeCaptions):
+                 captions: YouTubeCaptions, diarizer: Diarizer | None = None):
         self.ctx, self.cfg = ctx, cfg
-        self.whisper, self.captions = whisper, captions
+        self.whisper, self.captions, self.diarizer = whisper, captions, diarizer
         self._fetch: FetchSettings | None = None  # how download fetched media, read when first needed
+        self._voices: dict[str, Diarization] = {}  # per transcribed video, when its audio could be had
+        self._metrics: dict[str, dict] = {}  # per video, written once the creator is decided
+        self._errors: dict[str, tuple[str | None, bool]] = {}  # per given-up video: (error, retryable)
 
     def one(self, video: Video) -> Transcript:
         started = time.monotonic()
@@ -63,8 +78,69 @@ class Transcription:
                 problems.append(why)
                 self.ctx.log.debug("%s: %s: %s (%s)", video.id, backend, why.reason, why)
                 continue
-            return self._finish(video, raw, cached, time.monotonic() - started)
+            transcript = self._finish(video, raw, cached, time.monotonic() - started)
+            self._diarize(video, transcript)
+            return transcript
         return self._give_up(video, problems)
+
+    # --- speakers ------------------------------------------------------------------------------
+    def _diarize(self, video: Video, transcript: Transcript) -> None:
+        """The video's voices, when speakers are attributed and its audio can be had: whisper's, the downloaded
+        media of a captioned video, or (speakers: on) a captioned video's audio fetched on demand."""
+        if self.diarizer is None or not transcript.segments:
+            return
+        if transcript.source != "whisper" and not video.media_path and self.cfg.speakers == "auto":
+            # captions of a video download kept no audio of: `auto` fetches none for them, `on` does
+            self.ctx.counts["speakers_unknown_no_audio"] += 1
+            return
+        try:
+            media, sha256 = self._media(video)
+        except Unusable as why:
+            self.ctx.log.info("%s: speakers unknown, no audio (%s)", video.id, why.reason)
+            self.ctx.counts["speakers_unknown_no_audio"] += 1
+            return
+        found, cached = self.diarizer.diarize(media, sha256, transcript.segments)
+        self._voices[video.id] = found
+        self._metrics[video.id].update(voices=found.voices, speakers_cached=cached)
+
+    def attribute(self, transcripts: list[Transcript]) -> list[Transcript]:
+        """Each transcript's segments labelled with their voice and whether it is the creator's; a video whose
+        creator's voice cannot be told apart is skipped (`creator_unknown`), never guessed."""
+        if self.diarizer is None or not self._voices:
+            return transcripts
+        d = self.cfg.diarization
+        if self.cfg.creator_voice_file is not None:
+            voiceprint = self.diarizer.reference(self.cfg.creator_voice_file.expanduser())
+        else:
+            voiceprint = channel_voice(list(self._voices.values()), d.same_voice)
+        out = []
+        for t in transcripts:
+            voices = self._voices.get(t.id)
+            if voices is None or voices.voices == 0:  # no audio, or no speech window long enough to embed
+                out.append(t)
+                continue
+            creator, similarity = creator_of(voices, voiceprint, self.cfg.speakers, d.creator_similarity,
+                                             d.creator_margin)
+            update = {"speakers": voices.voices, "creator_similarity": similarity,
+                      "segments": attribute(t.segments, voices, creator)}
+            if creator is None:
+                update.update(status="skipped", reason="creator_unknown",
+                              error=f"none of its {voices.voices} voice(s) is clearly the creator's (nearest to the "
+                                    f"voiceprint: {similarity}; see transcribe.diarization.creator_similarity and "
+                                    "creator_margin, or give transcribe.creator_voice_file)")
+            out.append(t.model_copy(update=update))
+            self._metrics[t.id].update(creator_similarity=similarity)
+        if self.diarizer.seconds:
+            self.ctx.log.info("speakers: %d video(s) diarized in %.1f s", len(self._voices), self.diarizer.seconds)
+        return out
+
+    def publish(self, t: Transcript) -> None:
+        if t.source is not None:  # transcribed (a skip for silence or creator_unknown included)
+            self._write(t)
+        error, retryable = self._errors.get(t.id, (t.error, False))
+        self.ctx.record(t.id, t.status, t.reason, error, retryable=retryable)
+        metric = self._metrics.get(t.id, {})
+        self.ctx.metric(**{**metric, "status": t.status, **({"reason": t.reason} if t.reason else {})})
 
     # --- backends, through the cache ---------------------------------------------------------
     def _captions(self, video: Video) -> tuple[RawTranscript, bool]:
@@ -139,14 +215,12 @@ class Transcription:
             duration=raw.duration or video.duration, segments=segments, dropped=dict(dropped),
             text_path=f"stages/transcribe/{video.id}.txt",
         )
-        self._write(transcript)
         words = len(segmentation.words(transcript.text))
-        self.ctx.record(video.id, status, reason)
-        self.ctx.metric(id=video.id, source=raw.source, status=status, segments=len(segments),
-                        chars=len(transcript.text), words=words, duration=transcript.duration,
-                        seconds=round(seconds, 3), transcribe_seconds=raw.seconds,
-                        real_time_factor=round(raw.seconds / raw.duration, 4) if raw.duration else None,
-                        dropped_segments=sum(dropped.values()), cached=cached)
+        self._metrics[video.id] = dict(
+            id=video.id, source=raw.source, status=status, segments=len(segments), chars=len(transcript.text),
+            words=words, duration=transcript.duration, seconds=round(seconds, 3), transcribe_seconds=raw.seconds,
+            real_time_factor=round(raw.seconds / raw.duration, 4) if raw.duration else None,
+            dropped_segments=sum(dropped.values()), cached=cached)
         return transcript
 
     def _give_up(self, video: Video, problems: list[Unusable]) -> Transcript:
@@ -157,11 +231,10 @@ class Transcription:
         status = "failed" if failed else "skipped"
         if failed:
             self.ctx.log.warning("%s: %s", video.id, error)
-        self.ctx.record(video.id, status, last.reason, error, retryable=any(p.retryable for p in failed))
-        transcript = Transcript(id=video.id, title=video.title, channel=video.channel, status=status,
-                                reason=last.reason, error=error)
-        self.ctx.metric(id=video.id, status=status, reason=last.reason)
-        return transcript
+        self._errors[video.id] = (error, any(p.retryable for p in failed))
+        self._metrics[video.id] = {"id": video.id}
+        return Transcript(id=video.id, title=video.title, channel=video.channel, status=status,
+                          reason=last.reason, error=error)
 
     def _write(self, transcript: Transcript) -> None:
         out = self.ctx.out_dir
