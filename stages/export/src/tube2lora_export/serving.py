@@ -30,7 +30,7 @@ def modelfile(base: str, base_is_file: bool, gguf_adapter: str, persona: str | N
                      "(`ollama pull ...`, or a GGUF path from llama.cpp's convert_hf_to_gguf.py) - not a different one")
     lines += [f"FROM {base}", f"ADAPTER {gguf_adapter}"]
     if persona:
-        lines.append(f"SYSTEM {json.dumps(persona, ensure_ascii=False)}")
+        lines.append(f'SYSTEM """{persona.replace(chr(34) * 3, chr(34))}"""')  # Ollama's multi-line string
     lines += [f"PARAMETER stop {json.dumps(stop, ensure_ascii=False)}" for stop in stops]
     return "\n".join(lines) + "\n"
 
