@@ -1,0 +1,77 @@
+"""The equivalence check against the real llama.cpp (tier `llm`): the demo's trained SmolLM2 adapter, exported to
+GGUF and loaded by llama.cpp over the demo's Q4_1 base, moves the model as PEFT does on the held-out videos; and a
+GGUF adapter converted wrongly (q/k rows left in Hugging Face's order) fails the stage.
+
+Runs on a copy of the demo run's generate and train stages (so the demo run is never written); trains the demo
+first (`make train CONFIG=configs/demo.yaml`, about 10 minutes on 2 cores) when it has not been.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from harness import REPO
+
+from tube2lora_export import gguf_lora
+from tube2lora_export.cli import SPEC as EXPORT
+from tube2lora_export.summary import lines as summary_lines
+from tube2lora_shared.config import load_config
+from tube2lora_shared.documents import ExportedAdapter
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.manifest import read_manifest
+from tube2lora_shared.rundir import RunDir
+
+pytestmark = pytest.mark.llm
+
+DEMO = REPO / "configs" / "demo.yaml"
+
+
+@pytest.fixture
+def demo_copy(tmp_path):
+    """A recipe with the demo's content (so the same run identity) whose run holds the demo's generate and train."""
+    demo_config = load_config(DEMO)
+    demo = RunDir.for_config(demo_config)
+    if read_manifest(demo.stage_dir("train")) is None:
+        done = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "train", f"CONFIG={DEMO}"],
+                              capture_output=True, text=True, timeout=2400)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    shutil.copytree(REPO / "configs" / "prompts", tmp_path / "prompts")
+    recipe = yaml.safe_load(DEMO.read_text())
+    recipe["paths"] = {"runs_dir": str(tmp_path / "runs"), "cache_dir": str(demo_config.cache_dir)}  # the built base
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    run = RunDir.for_config(load_config(path))
+    assert run.id == demo.id
+    for part in ("stages/generate", "stages/train", "artifacts/train"):
+        shutil.copytree(demo.root / part, run.root / part)
+    return path, run
+
+
+def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(demo_copy):
+    path, run = demo_copy
+    assert run_stage(EXPORT, path) == 0
+    exported = ExportedAdapter.read(run.stage_dir("export"))
+    check = exported.check
+    assert check["ratio_ok"] and check["agreement_ok"] and check["tokens"] >= 256
+    assert abs(check["ratio"]["llama_cpp"] / check["ratio"]["peft"] - 1) <= 0.05
+    assert check["ratio"]["llama_cpp"] < 0.95 and check["ratio"]["peft"] < 0.95  # the adapter does move the model
+    assert check["top1_agreement"]["adapter"] >= check["top1_agreement"]["base"]
+    assert exported.base_gguf.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    shown = "\n".join(summary_lines(run, read_manifest(run.stage_dir("export"))))
+    assert f"llama.cpp x{check['ratio']['llama_cpp']:.3f} vs PEFT x{check['ratio']['peft']:.3f}" in shown
+    assert f"--lora {run.root / exported.gguf_path}" in shown
+
+
+def test_a_wrongly_converted_adapter_fails_the_check(demo_copy, monkeypatch):
+    """Without convert_hf_to_gguf.py's q/k row order, llama.cpp applies the q and k deltas to the wrong rows."""
+    path, run = demo_copy
+    monkeypatch.setitem(gguf_lora.ARCHITECTURES, "LlamaForCausalLM", ("llama", False))
+    trained = {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()}
+    assert run_stage(EXPORT, path) == 1
+    assert read_manifest(run.stage_dir("export")) is None and not run.artifacts_dir("export").exists()
+    assert {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()} == trained
+    log = (run.log_file).read_text()
+    assert "the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept" in log
