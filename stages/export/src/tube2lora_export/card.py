@@ -10,7 +10,14 @@ import math
 
 import yaml
 
+from tube2lora_models.base_model import SMOLLM2
 from tube2lora_shared.documents import DatasetManifest, Split, TrainedAdapter, TrainingMetrics
+
+
+def hub_id(recipe_base: str, loaded: str) -> str:
+    """The base model as the Hub names it (the card's base_model): SmolLM2's id for the built-in, whose weights
+    here are its Q4_1 GGUF dequantized, else what train loaded."""
+    return "HuggingFaceTB/SmolLM2-135M-Instruct" if recipe_base == SMOLLM2 else loaded
 
 
 def model_card(*, name: str, trained: TrainedAdapter, base_model_id: str, adapter_config: dict,

