@@ -63,6 +63,14 @@ def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(demo_copy)
     shown = "\n".join(summary_lines(run, read_manifest(run.stage_dir("export"))))
     assert f"llama.cpp x{check['ratio']['llama_cpp']:.3f} vs PEFT x{check['ratio']['peft']:.3f}" in shown
     assert f"--lora {run.root / exported.gguf_path}" in shown
+    card = (run.root / exported.adapter_path / "README.md").read_text()
+    peft = check["perplexity"]["peft"]
+    assert (f"held-out transcript perplexity, base {peft['base']:.2f} -> adapter {peft['adapter']:.2f} "
+            f"(x{check['ratio']['peft']:.3f}); llama.cpp with the GGUF adapter x{check['ratio']['llama_cpp']:.3f}") in card
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card
+    modelfile = (run.root / exported.modelfile_path).read_text()
+    assert f"\nFROM {exported.base_gguf}\nADAPTER ./adapter.gguf\n" in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'SYSTEM """You are Toby Fenwick.' in modelfile
 
 
 def test_a_wrongly_converted_adapter_fails_the_check(demo_copy, monkeypatch):
