@@ -8,14 +8,22 @@ first (`make train CONFIG=configs/demo.yaml`, about 10 minutes on 2 cores) when 
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import shutil
+import signal
 import subprocess
+import time
+from urllib.request import Request, urlopen
 
 import pytest
 import yaml
 from harness import REPO
 
+from tube2lora_demo.llama_server import free_port
 from tube2lora_export import gguf_lora
+from tube2lora_export.run import commands
 from tube2lora_export.cli import SPEC as EXPORT
 from tube2lora_export.summary import lines as summary_lines
 from tube2lora_shared.config import load_config
@@ -29,8 +37,7 @@ pytestmark = pytest.mark.llm
 DEMO = REPO / "configs" / "demo.yaml"
 
 
-@pytest.fixture
-def demo_copy(tmp_path):
+def copy_demo(tmp_path):
     """A recipe with the demo's content (so the same run identity) whose run holds the demo's generate and train."""
     demo_config = load_config(DEMO)
     demo = RunDir.for_config(demo_config)
@@ -50,9 +57,16 @@ def demo_copy(tmp_path):
     return path, run
 
 
-def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(demo_copy):
-    path, run = demo_copy
-    assert run_stage(EXPORT, path) == 0
+@pytest.fixture(scope="module")
+def exported_demo(tmp_path_factory):
+    """The export stage run once on a copy of the demo: (its run, its exit code)."""
+    path, run = copy_demo(tmp_path_factory.mktemp("demo"))
+    return run, run_stage(EXPORT, path)
+
+
+def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(exported_demo):
+    run, exit_code = exported_demo
+    assert exit_code == 0
     exported = ExportedAdapter.read(run.stage_dir("export"))
     check = exported.check
     assert check["ratio_ok"] and check["agreement_ok"] and check["tokens"] >= 256
@@ -73,9 +87,9 @@ def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(demo_copy)
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'SYSTEM """You are Toby Fenwick.' in modelfile
 
 
-def test_a_wrongly_converted_adapter_fails_the_check(demo_copy, monkeypatch):
+def test_a_wrongly_converted_adapter_fails_the_check(tmp_path, monkeypatch):
     """Without convert_hf_to_gguf.py's q/k row order, llama.cpp applies the q and k deltas to the wrong rows."""
-    path, run = demo_copy
+    path, run = copy_demo(tmp_path)
     monkeypatch.setitem(gguf_lora.ARCHITECTURES, "LlamaForCausalLM", ("llama", False))
     trained = {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()}
     assert run_stage(EXPORT, path) == 1
@@ -83,3 +97,41 @@ def test_a_wrongly_converted_adapter_fails_the_check(demo_copy, monkeypatch):
     assert {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()} == trained
     log = (run.log_file).read_text()
     assert "the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept" in log
+
+
+def test_the_printed_llama_cpp_python_command_serves_the_adapter(exported_demo):
+    """The summary's llama-cpp-python line, run as printed (on a free port): the server loads the GGUF adapter and
+    answers a chat with the persona."""
+    run, exit_code = exported_demo
+    assert exit_code == 0
+    exported = ExportedAdapter.read(run.stage_dir("export"))
+    argv = shlex.split(commands(exported, run.root)["llama_cpp_python"])
+    port = free_port()
+    argv[argv.index("--port") + 1] = str(port)
+    log = run.root / "logs" / "llama-cpp-python.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(120):
+            try:
+                with urlopen(f"{url}/models", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.5)
+        body = {"messages": [{"role": "system", "content": "You are Toby Fenwick."},
+                             {"role": "user", "content": "How often should I oil my chain?"}],
+                "max_tokens": 16, "temperature": 0}
+        request = Request(f"{url}/chat/completions", data=json.dumps(body).encode(),
+                          headers={"Content-Type": "application/json"})
+        with urlopen(request, timeout=120) as answer:
+            reply = json.load(answer)["choices"][0]["message"]["content"]
+        assert reply.strip()
+        import gguf
+
+        tensors = len(gguf.GGUFReader(run.root / exported.gguf_path).tensors)  # 30 layers x 7 projections x A, B
+        assert tensors == 420 and f"loaded {tensors} tensors from lora file" in log.read_text()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

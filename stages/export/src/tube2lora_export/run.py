@@ -31,7 +31,7 @@ from . import equivalence, serving
 from .card import hub_id, model_card
 from .config import ExportConfig
 from .gguf_lora import convert
-from .llamacpp import interpreter, llamacpp_scores
+from .llamacpp import BUILT, interpreter, llamacpp_scores
 from .token_scores import peft_scores
 
 PASSAGES = "passages.jsonl"
@@ -95,13 +95,16 @@ def run(ctx: StageContext) -> None:
 
 
 def commands(document: ExportedAdapter, run_root: Path) -> dict[str, str]:
-    """The three ways to serve the adapter, with this machine's paths (the summary renders them again)."""
+    """The ways to serve the adapter, with this machine's paths (the summary renders them again)."""
     found = {"ollama": f"cd {run_root / Path(document.modelfile_path).parent} && ollama create {document.name} "
                        f"-f {MODELFILE} && ollama run {document.name}",
              "vllm": serving.vllm_command(document.base_model_location, document.name,
                                           str(run_root / document.adapter_path), document.rank)}
     if document.base_gguf:
-        found["llama_server"] = serving.llama_server_command(document.base_gguf, str(run_root / document.gguf_path))
+        gguf = str(run_root / document.gguf_path)
+        found["llama_server"] = serving.llama_server_command(document.base_gguf, gguf)
+        python = BUILT if BUILT.exists() else Path("python")  # the demo's llama-cpp-python, when built
+        found["llama_cpp_python"] = serving.llama_cpp_python_command(str(python), document.base_gguf, gguf)
     return found
 
 

@@ -57,6 +57,12 @@ def llama_server_command(base_gguf: str, gguf_adapter: str, port: int = 8080) ->
                      "--host", "127.0.0.1", "--port", str(port)])
 
 
+def llama_cpp_python_command(python: str, base_gguf: str, gguf_adapter: str, port: int = 8000) -> str:
+    """llama-cpp-python's OpenAI-compatible server with the adapter (what `make llm-server` builds for the demo)."""
+    return " ".join([shlex.quote(python), "-m", "llama_cpp.server", "--model", shlex.quote(base_gguf),
+                     "--lora_path", shlex.quote(gguf_adapter), "--host", "127.0.0.1", "--port", str(port)])
+
+
 def vllm_command(base_model: str, name: str, adapter_dir: str, rank: int) -> str:
     """vLLM serving the PEFT adapter directory as model `name`; --max-lora-rank is vLLM's smallest allowed value
     that holds `rank`."""

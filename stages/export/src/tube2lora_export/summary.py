@@ -27,6 +27,7 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
         out.append(f"  check    not run: {exported.check_skipped}")
     if exported.merged_path:
         out.append(f"  merged   {show_path(run.root / exported.merged_path)}")
-    labels = {"ollama": "ollama", "llama_server": "llama.cpp", "vllm": "vllm"}
-    out += [f"  {labels[key]:<10}{command}" for key, command in commands(exported, run.root).items()]
+    labels = {"ollama": "ollama", "llama_server": "llama.cpp", "llama_cpp_python": "llama-cpp-python", "vllm": "vllm"}
+    out += [f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}"
+            for key, command in commands(exported, run.root).items()]
     return out
