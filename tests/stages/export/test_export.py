@@ -6,8 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
+from stages.export.test_gguf_lora import save_lora
 from stages.train.generate_dir import passages, publish_generate
 
 from tube2lora_export.cli import SPEC as EXPORT
@@ -82,6 +86,24 @@ def test_export_after_training(recipe, tiny_mistral, tmp_path):
     assert shlex.split(vllm)[1:] == ["vllm", "serve", str(tiny_mistral), "--enable-lora", "--lora-modules",
                                      f"toby={run.root / exported.adapter_path}", "--max-lora-rank", "8"]
     assert "llama-server" not in shown  # no GGUF base to name
+
+
+def test_an_adapter_with_trained_embeddings_is_refused_in_one_line(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 1, "eval_share": 0.25})
+    publish_generate(path, passages())
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    adapter = run.artifacts_dir("train") / "adapter"  # as if trained with modules_to_save: embeddings and lm_head
+    save_lora(tiny_mistral, adapter, modules_to_save=["embed_tokens", "lm_head"])
+    done = subprocess.run([str(Path(sys.executable).parent / "tube2lora-export"), "--config", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "the adapter carries fully trained modules (embed_tokens, lm_head: trained embeddings or lm_head, "
+        "modules_to_save), which a GGUF LoRA adapter cannot hold: train without modules_to_save, or use merged "
+        "weights (train.merge: true)")
+    assert read_manifest(run.stage_dir("export")) is None and (adapter / "adapter_model.safetensors").exists()
 
 
 def test_check_without_a_gguf_base_is_a_usage_error(recipe, tiny_mistral):

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
 
 from tube2lora_export.gguf_lora import UnconvertibleAdapter, convert
 
@@ -17,15 +16,18 @@ GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_pro
               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}  # llama.cpp's names
 
 
-def save_lora(base_dir, target, **lora):
-    """A PEFT LoRA on the tiny model, every lora_B randomized (PEFT starts them at zero), saved to `target`."""
+def save_lora(base_dir, target, dtype=None, **lora):
+    """A PEFT LoRA on the tiny model, every lora_B randomized (PEFT starts them at zero), saved to `target` (in
+    `dtype` when given, e.g. torch.bfloat16)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     model = get_peft_model(model, LoraConfig(**{"r": 4, "lora_alpha": 8, "target_modules": TARGETS, **lora}))
+    if dtype is not None:
+        model = model.to(dtype)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -45,10 +47,13 @@ def rope_rows(b: np.ndarray, n_head: int) -> np.ndarray:
     return b[order]
 
 
-def test_gguf_adapter_reads_back_as_the_peft_adapter(tiny_mistral, tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_gguf_adapter_reads_back_as_the_peft_adapter(tiny_mistral, tmp_path, dtype):
     import gguf
+    import torch
+    from safetensors.torch import load_file as load_torch
 
-    adapter = save_lora(tiny_mistral, tmp_path / "adapter")
+    adapter = save_lora(tiny_mistral, tmp_path / "adapter", getattr(torch, dtype))
     written = convert(adapter, base_config(tiny_mistral), tmp_path / "adapter.gguf")
     reader = gguf.GGUFReader(tmp_path / "adapter.gguf")
     fields = {name: field.contents() for name, field in reader.fields.items()}
@@ -56,7 +61,8 @@ def test_gguf_adapter_reads_back_as_the_peft_adapter(tiny_mistral, tmp_path):
     assert fields["general.type"] == "adapter" and fields["adapter.type"] == "lora"
     assert fields["adapter.lora.alpha"] == 8.0 and written.alpha == 8.0 and written.rank == 4
 
-    peft = load_file(adapter / "adapter_model.safetensors")
+    peft = {k: v.float().numpy() for k, v in load_torch(adapter / "adapter_model.safetensors").items()}
+    assert {str(v.dtype) for v in load_torch(adapter / "adapter_model.safetensors").values()} == {f"torch.{dtype}"}
     expected = {}
     for key, value in peft.items():  # base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight
         parts = key.split(".")

@@ -57,7 +57,8 @@ def refusal(adapter_config: dict, tensor_names: list[str], added_tokens: int = 0
     if saved or full:
         what = ", ".join(saved or full[:3])
         return (f"the adapter carries fully trained modules ({what}: trained embeddings or lm_head, modules_to_save), "
-                "which a GGUF LoRA adapter cannot hold: train without modules_to_save, or merge (export.merged: true)")
+                "which a GGUF LoRA adapter cannot hold: train without modules_to_save, or use merged weights "
+                "(train.merge: true)")
     if any("lora_embedding_" in n or ".embed_tokens." in n or ".lm_head." in n for n in tensor_names):
         return ("the adapter has LoRA on the embeddings or lm_head, which llama.cpp's tied output cannot take: train "
                 "with train.lora_target_modules limited to the attention and MLP projections")
@@ -91,10 +92,12 @@ def convert(adapter_dir: Path, base_config: dict, target: Path) -> GgufAdapter:
     """Write `adapter_dir` (PEFT: adapter_config.json + adapter_model.safetensors) as a GGUF LoRA adapter."""
     import gguf
     import numpy as np
-    from safetensors.numpy import load_file
+    import torch
+    from safetensors.torch import load_file
 
     adapter_config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    weights = load_file(adapter_dir / "adapter_model.safetensors")
+    # torch reads bfloat16 and float16 adapters too (numpy has no bfloat16); written as float32, as the converter does
+    weights = {k: v.to(torch.float32).numpy() for k, v in load_file(adapter_dir / "adapter_model.safetensors").items()}
     arch_name = (base_config.get("architectures") or ["?"])[0]
     why = refusal(adapter_config, list(weights), _added_tokens(adapter_dir, base_config.get("vocab_size")))
     if why is None and arch_name not in ARCHITECTURES:
@@ -115,7 +118,7 @@ def convert(adapter_dir: Path, base_config: dict, target: Path) -> GgufAdapter:
         if gguf_name is None:
             raise UnconvertibleAdapter(f"the adapted module {module} has no GGUF name for {architecture}; "
                                        "limit train.lora_target_modules to the attention and MLP projections")
-        pairs.setdefault(gguf_name, {})[part.split(".")[0]] = value.astype(np.float32)
+        pairs.setdefault(gguf_name, {})[part.split(".")[0]] = value
         if permuted and module.endswith(("q_proj", "k_proj")):
             pairs[gguf_name]["permute"] = n_head if module.endswith("q_proj") else n_kv_head
     writer = gguf.GGUFWriter(str(target), architecture)
