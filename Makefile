@@ -80,13 +80,15 @@ $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)
 
 ##@ The offline demo
 .PHONY: demo system-deps test-deps llm-server
-demo: system-deps $(SYNCED) $(LLM_SERVER) ## the whole job offline: sample channel -> llama.cpp + SmolLM2 -> adapter -> report
+# the stages nothing else reads: the report and the exported adapter (everything else runs as their prerequisite)
+DEMO_GOALS = $(foreach s,$(STAGES),$(if $(strip $(foreach t,$(STAGES),$(filter $(s),$(UPSTREAM_$(t))))),,$(s)))
+demo: system-deps $(SYNCED) $(LLM_SERVER) ## the whole job offline: sample channel -> llama.cpp + SmolLM2 -> adapter -> report, GGUF export
 	@start=$$(date +%s); \
-	if $(MAKE) --no-print-directory -s -q evaluate CONFIG=$(DEMO_CONFIG) 2>/dev/null; then \
+	if $(MAKE) --no-print-directory -s -q $(DEMO_GOALS) CONFIG=$(DEMO_CONFIG) 2>/dev/null; then \
 	  echo "demo: every stage of $(DEMO_CONFIG) is current; nothing to do"; \
 	else \
 	  $(PYTHON_RUN) tube2lora-demo serve --config $(DEMO_CONFIG) --llm \
-	    -- $(MAKE) --no-print-directory evaluate CONFIG=$(DEMO_CONFIG) || exit $$?; \
+	    -- $(MAKE) --no-print-directory $(DEMO_GOALS) CONFIG=$(DEMO_CONFIG) || exit $$?; \
 	fi; \
 	$(PYTHON_RUN) tube2lora summary --config $(DEMO_CONFIG); \
 	echo "demo: $$(( $$(date +%s) - start )) s"

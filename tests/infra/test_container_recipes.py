@@ -157,8 +157,8 @@ def _edit(path: Path, text: str = "\n# edited\n") -> None:
     ("stages/download/src/tube2lora_download/run.py", ["download"]),  # no stage imports another
     ("stages/train/src/tube2lora_train/run.py", ["train"]),
     ("libs/media/src/tube2lora_media/ytdlp.py", ["download", "transcribe"]),
-    ("libs/models/src/tube2lora_models/chat.py", ["analyze", "train", "evaluate"]),
-    ("libs/models/pyproject.toml", ["analyze", "train", "evaluate"]),
+    ("libs/models/src/tube2lora_models/chat.py", ["analyze", "train", "evaluate", "export"]),
+    ("libs/models/pyproject.toml", ["analyze", "train", "evaluate", "export"]),
     ("shared/src/tube2lora_shared/hashing.py", STAGES),
     ("uv.lock", STAGES),
     ("pyproject.toml", STAGES),

@@ -64,3 +64,11 @@ def test_how_patiently_the_llm_is_asked_is_not_part_of_the_identity(tmp_path):
     assert run_id(patient) == run_id(base) == run_id(make(tmp_path / "c", RECIPE + "llm:\n  model: m\n"))
     assert section_hash(patient, ("normalize", "llm")) == section_hash(base, ("normalize", "llm"))
     assert run_id(make(tmp_path / "d", RECIPE + llm.replace("model: m", "model: other"))) != run_id(base)
+
+
+def test_which_interpreter_runs_llama_cpp_is_not_part_of_the_identity(tmp_path):
+    base = make(tmp_path / "a", RECIPE + "export:\n  merged: false\n")
+    elsewhere = make(tmp_path / "b", RECIPE + "export:\n  merged: false\n  llama_cpp_python: /opt/llama/bin/python\n")
+    assert run_id(elsewhere) == run_id(base)
+    assert section_hash(elsewhere, ("export",)) == section_hash(base, ("export",))
+    assert run_id(make(tmp_path / "c", RECIPE + "export:\n  merged: true\n")) != run_id(base)

@@ -47,7 +47,8 @@ def test_order_follows_upstream_tuples_and_a_branch_off_an_earlier_stage():
 
 
 def test_downstream_follows_every_path():
-    assert downstream_of("filter") == ("generate", "train", "evaluate")
+    assert downstream_of("filter") == ("generate", "train", "evaluate", "export")
+    assert downstream_of("train") == ("evaluate", "export")  # export hangs off train, not after evaluate
     assert downstream_of("transcribe") == tuple(list(stages())[2:])  # analyze reads transcribe directly too
     assert downstream_of("evaluate") == ()
 

@@ -23,7 +23,7 @@ def test_a_half_finished_run_shows_what_each_finished_stage_made(recipe, monkeyp
     run = RunDir.for_config(load_config(path))
     lines = summary_lines(run)
     assert lines[0] == f"run {run.id}: runs/{run.id}"  # inside the working directory: relative
-    assert lines[1] == "  not finished: train, evaluate"
+    assert lines[1] == "  not finished: train, evaluate, export"
     assert ("  examples   talk_as_creator: 10 of 16 accepted (rejected: answer_too_short 4, unparsable 2) -> "
             f"runs/{run.id}/stages/generate/talk_as_creator/dataset_messages.jsonl") in lines
     assert ("  examples   own_words: 9 of 12 accepted, yield 75% (rejected: low_score 3) -> "

@@ -7,6 +7,7 @@ per file, each owning its file name, so no reader spells a producer's file name 
     TrainedAdapter    stages/train/adapter.json            what train decided: base model, tokenizer, adapter
     TrainingMetrics   stages/train/training_metrics.json   losses, best step, the mix, speed, the merge check
     Evaluation        stages/evaluate/evaluation.json      base vs adapter: perplexity, voice, style, judge
+    ExportedAdapter   stages/export/export.json            the GGUF adapter, serving commands, the equivalence check
 
 Paths inside them are relative to the run directory (or, where a field says so, to the cache root).
 """
@@ -149,6 +150,7 @@ class MergeCheck(BaseModel):
     ok: bool
     probes: int
     path: str  # relative to the run directory
+    dtype: str | None = None  # what the merged weights were saved in: the base model's dtype
 
 
 class SourceMix(BaseModel):
@@ -210,3 +212,23 @@ class Evaluation(Document):
     signature_phrases: list[str]
     samples: list[dict[str, str]]
     improved: dict[str, bool | None]
+
+
+class ExportedAdapter(Document):
+    """What the export stage wrote and how to serve it; the equivalence check's figures when it ran."""
+
+    FILE: ClassVar[str] = "export.json"
+    name: str  # the adapter's name in Ollama and vLLM
+    base_model: str  # as the recipe names it
+    base_model_location: str  # what vLLM loads: the hub id or directory train loaded (the cached copy of a built-in)
+    adapter_path: str  # the PEFT adapter with its model card (README.md), relative to the run directory
+    gguf_path: str  # the GGUF LoRA adapter
+    modelfile_path: str  # the Ollama Modelfile
+    merged_path: str | None = None  # base + adapter merged, in the base's dtype (export.merged)
+    architecture: str  # the GGUF architecture (llama, qwen2)
+    lora_alpha: float  # adapter.lora.alpha as written
+    rank: int
+    base_gguf: str | None = None  # the base model's GGUF the check ran on and the Modelfile / llama-server name
+    commands: dict[str, str]  # ollama / llama_server / vllm -> a command line
+    check: dict | None = None  # equivalence.compare()'s result; None when export.check was off or had no GGUF base
+    check_skipped: str | None = None  # why it did not run

@@ -16,7 +16,8 @@ from .hashing import sha256_json
 
 # Settings that change how work is done, never what it produces: they leave the run id and every stage's
 # input hash (like `paths`, and the endpoint URL that `llm.base_url_env` names: only the name counts).
-OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s")}
+OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s"),
+               "export": ("llama_cpp_python",)}  # which interpreter runs llama.cpp for the check
 
 
 def identity_document(config: Config) -> dict[str, Any]:

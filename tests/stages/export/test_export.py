@@ -1,0 +1,131 @@
+"""The export stage after a real (tiny) training run: its files, its command lines, its card, merged weights in the
+base's dtype, train's adapter untouched; and the Modelfile / command-line text on their own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from stages.export.test_gguf_lora import save_lora
+from stages.train.generate_dir import passages, publish_generate
+
+from tube2lora_export.cli import SPEC as EXPORT
+from tube2lora_export.serving import llama_server_command, modelfile, stop_tokens, vllm_command
+from tube2lora_export.summary import lines as summary_lines
+from tube2lora_shared.config import load_config
+from tube2lora_shared.documents import ExportedAdapter
+from tube2lora_shared.lifecycle import run_stage
+from tube2lora_shared.manifest import read_manifest
+from tube2lora_shared.rundir import RunDir
+from tube2lora_train.cli import SPEC as TRAIN
+
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+          "'<|im_end|>' + '\\n'}}{% endfor %}")
+
+
+def digest(directory) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def bfloat16_copy(base_dir, target):
+    """The tiny model saved in bfloat16, as most hub models are: the merged weights must stay bfloat16."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.bfloat16).save_pretrained(target)
+    return target
+
+
+def test_export_after_training(recipe, tiny_mistral, tmp_path):
+    tiny_mistral = bfloat16_copy(tiny_mistral, tmp_path / "tiny-bf16")
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 2, "lora_r": 4,
+                         "lora_alpha": 8, "eval_steps": 1, "logging_steps": 1, "eval_share": 0.25},
+                  export={"merged": True, "name": "toby"})
+    publish_generate(path, passages())
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    trained = digest(run.artifacts_dir("train") / "adapter")
+
+    assert run_stage(EXPORT, path) == 0
+    assert digest(run.artifacts_dir("train") / "adapter") == trained  # train's adapter is read, never written
+    exported = ExportedAdapter.read(run.stage_dir("export"))
+    assert exported.check is None and exported.check_skipped == "no GGUF of the base model (export.base_gguf)"
+    assert (exported.architecture, exported.rank, exported.lora_alpha) == ("llama", 4, 8.0)
+    assert (run.root / exported.gguf_path).stat().st_size > 0
+    assert read_manifest(run.stage_dir("export")).items["adapter"].status == "success"
+
+    card = (run.root / exported.adapter_path / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["base_model"] == str(tiny_mistral) and front["library_name"] == "peft" and "lora" in front["tags"]
+    assert front["license"] == "other" and "creator holds the rights" in card
+    assert "- videos: 3 for training, 1 held out" in card and "LoRA r 4, alpha 8" in card
+    assert "- the creator's verbatim passages" not in card  # this generate fixture counts none
+    assert (run.root / exported.adapter_path / "adapter_model.safetensors").exists()
+
+    text = (run.root / exported.modelfile_path).read_text()
+    assert f"\nFROM {tiny_mistral}\n" in text and "replace it with the same model in Ollama" in text
+    assert "\nADAPTER ./adapter.gguf\n" in text and 'SYSTEM """You are Toby Fenwick' in text
+    assert 'PARAMETER stop "</s>"' in text and 'PARAMETER stop "[INST]"' in text  # Mistral's turn ends
+
+    merged = run.root / exported.merged_path
+    assert json.loads((merged / "config.json").read_text())["dtype"] == "bfloat16"
+    from safetensors import safe_open
+
+    with safe_open(merged / "model.safetensors", "pt") as weights:
+        assert {str(weights.get_tensor(k).dtype) for k in weights.keys()} == {"torch.bfloat16"}
+        assert not any("lora" in k for k in weights.keys())
+
+    shown = "\n".join(summary_lines(run, read_manifest(run.stage_dir("export"))))
+    assert "check    not run: no GGUF of the base model" in shown
+    vllm = next(line for line in shown.splitlines() if line.strip().startswith("vllm "))
+    assert shlex.split(vllm)[1:] == ["vllm", "serve", str(tiny_mistral), "--enable-lora", "--lora-modules",
+                                     f"toby={run.root / exported.adapter_path}", "--max-lora-rank", "8"]
+    assert "llama-server" not in shown  # no GGUF base to name
+
+
+def test_an_adapter_with_trained_embeddings_is_refused_in_one_line(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 1, "eval_share": 0.25})
+    publish_generate(path, passages())
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    adapter = run.artifacts_dir("train") / "adapter"  # as if trained with modules_to_save: embeddings and lm_head
+    save_lora(tiny_mistral, adapter, modules_to_save=["embed_tokens", "lm_head"])
+    done = subprocess.run([str(Path(sys.executable).parent / "tube2lora-export"), "--config", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "the adapter carries fully trained modules (embed_tokens, lm_head: trained embeddings or lm_head, "
+        "modules_to_save), which a GGUF LoRA adapter cannot hold: train without modules_to_save, or use merged "
+        "weights (train.merge: true)")
+    assert read_manifest(run.stage_dir("export")) is None and (adapter / "adapter_model.safetensors").exists()
+
+
+def test_check_without_a_gguf_base_is_a_usage_error(recipe, tiny_mistral):
+    path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 1, "eval_share": 0.25},
+                  export={"check": True})
+    publish_generate(path, passages())
+    assert run_stage(TRAIN, path) == 0
+    assert run_stage(EXPORT, path) == 2
+    assert read_manifest(RunDir.for_config(load_config(path)).stage_dir("export")) is None
+
+
+def test_modelfile_and_command_lines_are_well_formed():
+    stops = stop_tokens(CHATML, "<|im_end|>")
+    assert stops == ["<|im_end|>", "<|im_start|>"]
+    text = modelfile("/models/base.gguf", True, "./adapter.gguf", 'You are "Toby".', stops)
+    instructions = [line.split(" ", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    assert [i[0] for i in instructions] == ["FROM", "ADAPTER", "SYSTEM", "PARAMETER", "PARAMETER"]
+    assert instructions[2][1] == '"""You are "Toby"."""'
+    assert [shlex.split(i[1]) for i in instructions[3:]] == [["stop", "<|im_end|>"], ["stop", "<|im_start|>"]]
+    assert "replace it" not in text  # a GGUF file needs no note
+
+    server = shlex.split(llama_server_command("/m/base model.gguf", "/r/adapter.gguf"))
+    assert server[:5] == ["llama-server", "-m", "/m/base model.gguf", "--lora", "/r/adapter.gguf"]
+    for rank, allowed in ((4, 8), (8, 8), (12, 16), (64, 64), (100, 128)):  # vLLM takes only its listed ranks
+        assert shlex.split(vllm_command("org/base", "toby", "/r/adapter", rank))[-2:] == ["--max-lora-rank", str(allowed)]
