@@ -6,6 +6,7 @@
     tube2lora stages [--make | --json]               the stage graph the installed stage packages declare
     tube2lora chat --config configs/demo.yaml        talk to the exported adapter (/base compares, /quit leaves)
     tube2lora chat --config configs/demo.yaml --ask-held-out   one held-out question: adapter vs the creator
+    tube2lora publish --config FILE                  upload the exported adapter to export.hub_repo on the Hub
 """
 
 from __future__ import annotations
@@ -127,6 +128,21 @@ def chat(config_path: Path, **options) -> None:
         if not speakers:
             raise UsageError("no installed stage provides `tube2lora chat` (the export stage does: uv sync)")
         sys.exit(speakers[0].open_chat(run, config_path=config_path, **options))
+    except (UsageError, StageError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@main.command()
+@CONFIG_OPTION
+def publish(config_path: Path) -> None:
+    """Upload the exported adapter, its card, adapter.gguf and the dataset card to export.hub_repo."""
+    run = _run_dir(config_path)
+    publishers = [spec for spec in stages().values() if spec.publish]
+    try:
+        if not publishers:
+            raise UsageError("no installed stage provides `tube2lora publish` (the export stage does: uv sync)")
+        sys.exit(publishers[0].run_publish(run, config_path=config_path))
     except (UsageError, StageError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -59,6 +59,7 @@ class StageSpec:
     # What `tube2lora chat` runs when this stage's output is what a person talks to ("module:function", given the
     # RunDir and the command's options as keywords); one stage at most declares it
     chat: Callable[..., int] | str | None = None
+    publish: Callable[..., int] | str | None = None  # likewise `tube2lora publish` (to the Hugging Face Hub)
 
     def execute(self, ctx: "StageContext") -> None:
         _resolve(self.run)(ctx)
@@ -68,6 +69,9 @@ class StageSpec:
 
     def open_chat(self, run: "RunDir", **options: Any) -> int:
         return _resolve(self.chat)(run, **options)
+
+    def run_publish(self, run: "RunDir", **options: Any) -> int:
+        return _resolve(self.publish)(run, **options)
 
 
 def _resolve(function: Callable | str) -> Callable:

@@ -13,6 +13,7 @@ SPEC = StageSpec(
     run="tube2lora_export.run:run",
     summary="tube2lora_export.summary:lines",
     chat="tube2lora_export.chat:chat",
+    publish="tube2lora_export.publish:publish",
     description="the adapter for llama.cpp, Ollama and vLLM: GGUF, Modelfile, commands, card, checked against PEFT",
     upstream=("train", "generate"),
     hub_models=True,
