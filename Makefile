@@ -91,6 +91,7 @@ demo: system-deps $(SYNCED) $(LLM_SERVER) ## the whole job offline: sample chann
 	    -- $(MAKE) --no-print-directory $(DEMO_GOALS) CONFIG=$(DEMO_CONFIG) || exit $$?; \
 	fi; \
 	$(PYTHON_RUN) tube2lora summary --config $(DEMO_CONFIG); \
+	$(PYTHON_RUN) tube2lora chat --config $(DEMO_CONFIG) --ask-held-out || exit $$?; \
 	echo "demo: $$(( $$(date +%s) - start )) s"
 
 # command:package pairs; installed with apt-get (as root, or through sudo) when the command is missing

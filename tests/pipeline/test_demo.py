@@ -62,8 +62,13 @@ def test_demo_reports_base_against_adapter_and_reruns_for_free():
     assert usage.get("requests", 0) + usage.get("cache_hits", 0) >= 19  # the demo's 19 chunks
     assert '"model":"smollm2-135m-instruct"' in (run.stage_dir("normalize") / "normalized.jsonl").read_text()
 
+    asked = first.stdout[first.stdout.index("held-out question (from "):]  # the end: tube2lora chat --ask-held-out
+    assert "llama.cpp: SmolLM2-135M-Instruct.Q4_1.gguf + adapter.gguf" in asked
+    assert re.search(r"\n  [\w-]+> \S.*?\n  base model> .*?\n  Toby Fenwick, really> \S", asked, re.S)
+
     second = make("demo", timeout=300)
     assert second.returncode == 0 and "is current; nothing to do" in second.stdout
+    assert "Toby Fenwick, really> " in second.stdout  # asked again, without the LLM server
     assert "llama.cpp server" not in second.stderr  # not even started
 
     forced = make("normalize", "generate", f"CONFIG={DEMO}", "FORCE=1", timeout=600)

@@ -4,6 +4,9 @@
     tube2lora run-dir --config configs/sample.yaml   the run directory (Make computes targets with it)
     tube2lora summary --config configs/sample.yaml   where the adapter, datasets and report are; headline numbers
     tube2lora stages [--make | --json]               the stage graph the installed stage packages declare
+    tube2lora chat --config configs/demo.yaml        talk to the exported adapter (/base compares, /quit leaves)
+    tube2lora chat --config configs/demo.yaml --ask-held-out   one held-out question: adapter vs the creator
+    tube2lora publish --config FILE                  upload the exported adapter to export.hub_repo on the Hub
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import click
 from rich.table import Table
 
 from .config import load_config
-from .errors import UsageError
+from .errors import StageError, UsageError
 from rich.console import Console
 from .manifest import read_manifest
 from .pipeline import describe, make_include, stage_names, stages
@@ -106,6 +109,43 @@ def summary(config_path: Path) -> None:
     """Where the run's adapter, datasets and report are, with the headline numbers."""
     for line in summary_lines(_run_dir(config_path)):
         click.echo(line)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--ask-held-out", is_flag=True,
+              help="Ask one held-out question and print the adapter's answer beside the creator's real one.")
+@click.option("--backend", type=click.Choice(["auto", "llama.cpp", "transformers"]), default="auto", show_default=True,
+              help="auto: llama.cpp with the GGUF adapter when export found a GGUF base, else transformers + PEFT.")
+@click.option("--temperature", type=float, default=0.7, show_default=True, help="0 is greedy decoding.")
+@click.option("--max-tokens", type=int, default=200, show_default=True, help="The longest answer, in tokens.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (the same for /base).")
+def chat(config_path: Path, **options) -> None:
+    """Talk to the trained adapter: streamed answers in the persona, /base for the base model's answer."""
+    run = _run_dir(config_path)
+    speakers = [spec for spec in stages().values() if spec.chat]
+    try:
+        if not speakers:
+            raise UsageError("no installed stage provides `tube2lora chat` (the export stage does: uv sync)")
+        sys.exit(speakers[0].open_chat(run, config_path=config_path, **options))
+    except (UsageError, StageError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@main.command()
+@CONFIG_OPTION
+def publish(config_path: Path) -> None:
+    """Upload the exported adapter, its card, adapter.gguf and the dataset card to export.hub_repo."""
+    run = _run_dir(config_path)
+    publishers = [spec for spec in stages().values() if spec.publish]
+    try:
+        if not publishers:
+            raise UsageError("no installed stage provides `tube2lora publish` (the export stage does: uv sync)")
+        sys.exit(publishers[0].run_publish(run, config_path=config_path))
+    except (UsageError, StageError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
 
 
 @main.command("stages")

@@ -17,7 +17,8 @@ from .hashing import sha256_json
 # Settings that change how work is done, never what it produces: they leave the run id and every stage's
 # input hash (like `paths`, and the endpoint URL that `llm.base_url_env` names: only the name counts).
 OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s"),
-               "export": ("llama_cpp_python",)}  # which interpreter runs llama.cpp for the check
+               # which interpreter runs llama.cpp for the check; where `tube2lora publish` uploads the result
+               "export": ("llama_cpp_python", "hub_repo", "hub_token_env")}
 
 
 def identity_document(config: Config) -> dict[str, Any]:
@@ -38,7 +39,9 @@ def identity_document(config: Config) -> dict[str, Any]:
             return {k: v for k, v in value.items() if k not in OPERATIONAL[key]}
         return value
 
-    return {key: strip(operational(key, value), key) for key, value in config.data.items() if key != "paths"}
+    document = {key: strip(operational(key, value), key) for key, value in config.data.items() if key != "paths"}
+    # a section that held operational settings only (`export: {hub_repo: ...}`) is the same run as none
+    return {key: value for key, value in document.items() if not (key in OPERATIONAL and value == {})}
 
 
 def run_id(config: Config) -> str:

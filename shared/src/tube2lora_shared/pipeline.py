@@ -56,12 +56,22 @@ class StageSpec:
     libraries: tuple[str, ...] = ()  # distributions whose versions the manifest records
     # Its lines in `tube2lora summary`, given the run and its own manifest (a function, or "module:function")
     summary: Callable[["RunDir", "Manifest"], list[str]] | str | None = None
+    # What `tube2lora chat` runs when this stage's output is what a person talks to ("module:function", given the
+    # RunDir and the command's options as keywords); one stage at most declares it
+    chat: Callable[..., int] | str | None = None
+    publish: Callable[..., int] | str | None = None  # likewise `tube2lora publish` (to the Hugging Face Hub)
 
     def execute(self, ctx: "StageContext") -> None:
         _resolve(self.run)(ctx)
 
     def summary_lines(self, run: "RunDir", manifest: "Manifest") -> list[str]:
         return _resolve(self.summary)(run, manifest) if self.summary else []
+
+    def open_chat(self, run: "RunDir", **options: Any) -> int:
+        return _resolve(self.chat)(run, **options)
+
+    def run_publish(self, run: "RunDir", **options: Any) -> int:
+        return _resolve(self.publish)(run, **options)
 
 
 def _resolve(function: Callable | str) -> Callable:

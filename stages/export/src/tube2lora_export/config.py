@@ -24,3 +24,7 @@ class ExportConfig(Section):
     merge_tolerance: float = Field(1e-3, gt=0)  # merged vs base + adapter, max |logit difference|
     license_note: str = ("Trained on transcripts of a creator's videos. The creator holds the rights to their words "
                          "and voice: get their permission before publishing or serving this adapter to others.")
+    # `tube2lora publish`: the Hugging Face Hub model repository (user/name) the adapter, its card, adapter.gguf and
+    # generate's dataset card go to, created private when missing; the token is read from the variable named here
+    hub_repo: str | None = None
+    hub_token_env: str = "HF_TOKEN"
