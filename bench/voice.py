@@ -1,6 +1,6 @@
 """Benchmark: which training data makes the adapter sound like the creator (issue 13), on the demo's models.
 
-    uv run python bench/voice.py [--steps 16]
+    uv run python bench/voice.py [--steps 48]
 
 Four recipes, identical but for `train.mix` (same data, steps, seed, split):
   A  talk_as_creator only      answers an LLM wrote "in the creator's style" (the old default)
@@ -71,7 +71,7 @@ def ratio(pair: dict | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=16, help="train.max_steps of every recipe")
+    parser.add_argument("--steps", type=int, default=48, help="train.max_steps of every recipe (the demo's)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="tube2lora-voice-") as tmp:
