@@ -125,8 +125,11 @@ def test_bad_media_fail_or_skip_alone_and_only_failures_are_retried(recipe, medi
     _, manifest, t = outputs(path)
     assert t["good"].status == "cached" and t["silent"].status == "skipped"
     assert t["missing"].status == "cached"  # the same bytes as good.opus: already in the cache
-    assert t["corrupt"].status == "failed"
+    assert t["corrupt"].status == "failed" and "make download FORCE=1" in t["corrupt"].error
     assert read_manifest(run.stage_dir("transcribe")).counts["cached"] >= 1
+    assert (run.stage_dir("transcribe") / "manifest.json").stat().st_mtime > 0  # corrupt files are not retried:
+    assert run_stage(TRANSCRIBE, path) == 0  # the same bytes would not decode next time, so Make is done
+    assert "transcribe is current" in run.log_file.read_text().splitlines()[-1]
 
 
 def test_whisper_rejects_a_language_not_allowed(recipe, media_samples):
