@@ -55,3 +55,14 @@ class Terminal:
         code = self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
         os.close(self.master)
         return code
+
+
+def ask_and_compare(terminal: Terminal, question: str, name: str, want_adapter: str, want_base: str) -> None:
+    """One question, then /base and /quit: the adapter's answer under its name, the base's after /base, a clean exit."""
+    terminal.send(question)
+    assert f"{name}> {want_adapter}\n" in terminal.expect("you> ")
+    terminal.send("/base")
+    assert f"base> {want_base}\n" in terminal.expect("you> ")
+    terminal.send("/quit")
+    terminal.expect("bye")
+    assert terminal.wait() == 0

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stages.export.terminal import Terminal
+from stages.export.terminal import Terminal, ask_and_compare
 from stages.train.generate_dir import PERSONA, passages, publish_generate
 
 from tube2lora_export.cli import SPEC as EXPORT
@@ -95,14 +95,7 @@ def test_a_scripted_session_in_a_terminal(exported):
     assert f"persona: {PERSONA['content']}" in header and "/base" in header and "/quit" in header
     terminal.send("/base")
     assert "no question yet" in terminal.expect("you> ")
-    terminal.send(QUESTION)
-    shown = terminal.expect("you> ")
-    assert f"{document.name}> {want_adapter}\n" in shown
-    terminal.send("/base")
-    assert f"base> {want_base}\n" in terminal.expect("you> ")
-    terminal.send("/quit")
-    terminal.expect("bye")
-    assert terminal.wait() == 0
+    ask_and_compare(terminal, QUESTION, document.name, want_adapter, want_base)
 
 
 def test_ask_held_out_sets_the_answers_beside_the_creators(exported):

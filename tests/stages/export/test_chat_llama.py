@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stages.export.terminal import Terminal
+from stages.export.terminal import Terminal, ask_and_compare
 from stages.export.test_equivalence_llama import copy_demo
 
 from tube2lora_export.cli import SPEC as EXPORT
@@ -68,13 +68,7 @@ def test_a_scripted_session_through_llama_cpp(exported_demo):
     terminal = Terminal([TUBE2LORA, "chat", "--config", str(path), "--temperature", "0", "--max-tokens", str(TOKENS)])
     header = terminal.expect("you> ")
     assert "llama.cpp: SmolLM2-135M-Instruct.Q4_1.gguf + adapter.gguf" in header and f"persona: {persona}" in header
-    terminal.send(QUESTION)
-    assert f"{document.name}> {want_adapter}\n" in terminal.expect("you> ")
-    terminal.send("/base")
-    assert f"base> {want_base}\n" in terminal.expect("you> ")
-    terminal.send("/quit")
-    terminal.expect("bye")
-    assert terminal.wait() == 0
+    ask_and_compare(terminal, QUESTION, document.name, want_adapter, want_base)
 
 
 def test_ask_held_out_through_llama_cpp(exported_demo):
