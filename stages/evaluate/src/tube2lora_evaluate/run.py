@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from tube2lora_models.adapted import Decoding, generate, load_adapted
 from tube2lora_models.chat import load_encoder
 from tube2lora_shared.documents import DatasetManifest, Evaluation, Split, TrainedAdapter, TrainingMetrics
 from tube2lora_shared.errors import StageError
@@ -69,7 +70,7 @@ def run(ctx: StageContext) -> None:
         return
     base_model = trained.base_model_location(ctx.cache.root)
     encoder = load_encoder(trained.tokenizer, base_model)
-    model = scoring.load(base_model, str(ctx.run.root / trained.adapter_path))
+    model = load_adapted(base_model, str(ctx.run.root / trained.adapter_path))
 
     texts = {"transcripts": scoring.windows(encoder.text(" ".join(held_out)), cfg.window_tokens),
              "answers": [encoder.encode(q.messages) for q in questions]}
@@ -149,15 +150,14 @@ def _answers(ctx: StageContext, cfg: EvaluateConfig, model, encoder,
     answers: dict[str, list[str]] = {"base": [], "adapter": []}
     prompts = []
     for i, chat in enumerate(ctx.track(chats, "generations", total=len(chats))):
-        decoding = scoring.Decoding(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.repetition_penalty,
-                                    cfg.seed + i)
+        decoding = Decoding(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.repetition_penalty, cfg.seed + i)
         last_user = max(i for i, m in enumerate(chat.messages) if m["role"] == "user")
         ids = encoder.prompt(chat.messages[: last_user + 1])  # the conversation up to the last user turn
         reply = next((m["content"] for m in chat.messages[last_user + 1:] if m["role"] == "assistant"), "")
         prompts.append((chat.messages[last_user]["content"], reply))
         for side in answers:
-            answers[side].append(encoder.decode(scoring.generate(model, ids, decoding, side == "adapter",
-                                                                 encoder.eos_id)).strip())
+            answers[side].append(encoder.decode(generate(model, ids, decoding, side == "adapter",
+                                                         encoder.eos_id)).strip())
     return prompts, answers
 
 

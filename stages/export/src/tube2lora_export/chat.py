@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from tube2lora_models.adapted import Decoding
 from tube2lora_shared.documents import DatasetManifest, ExportedAdapter, Split, TrainedAdapter
 from tube2lora_shared.errors import StageError, UsageError
 from tube2lora_shared.jsonl import read_jsonl
@@ -24,7 +25,7 @@ from tube2lora_shared.manifest import read_manifest
 from tube2lora_shared.records import ChatExample
 from tube2lora_shared.rundir import RunDir
 
-from .chat_models import ChatModel, Decoding
+from .chat_models import ChatModel
 
 OWN_WORDS = "own_words/dataset_messages.jsonl"
 HISTORY_TURNS = 3  # earlier question/answer pairs kept in the prompt (a 135M model's context is short)
@@ -36,7 +37,7 @@ def chat(run: RunDir, *, config_path: Path, ask_held_out: bool = False, backend:
     exported = _exported(run, config_path)
     trained = TrainedAdapter.read(run.stage_dir("train"))
     datasets = DatasetManifest.find(run.stage_dir("generate")) or DatasetManifest()
-    decoding = Decoding(max_tokens, temperature, seed)
+    decoding = Decoding(max_tokens, temperature, top_p=0.9, repetition_penalty=1.1, seed=seed)  # evaluate's sampling
     question = held_out_question(run) if ask_held_out else None  # before loading a model: its error is cheaper
     model = open_model(run, exported, trained, backend)
     try:

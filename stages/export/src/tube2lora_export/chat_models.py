@@ -8,26 +8,15 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tube2lora_models.adapted import Decoding, generate, load_adapted
 from tube2lora_shared.errors import StageError
 
 from .llamacpp import interpreter
 
 WORKER = Path(__file__).with_name("chat_worker.py")
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """evaluate's sampling (top_p 0.9, repetition penalty 1.1) from one seed for both sides: temperature 0 is greedy."""
-
-    max_tokens: int = 200
-    temperature: float = 0.7
-    seed: int = 0
-    top_p: float = 0.9
-    repetition_penalty: float = 1.1
 
 
 class ChatModel(Protocol):
@@ -109,36 +98,18 @@ class TransformersChat:
     """transformers + PEFT over the Hugging Face base train used; tokens streamed as generate() makes them."""
 
     def __init__(self, base_model: str, adapter: Path, tokenizer: str):
-        import torch
-        from peft import PeftModel
-        from transformers import AutoModelForCausalLM
         from tube2lora_models.chat import load_encoder
 
         self.base_model, self.adapter = base_model, adapter
         self.encoder = load_encoder(tokenizer, base_model)
-        cuda = torch.cuda.is_available()
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype), adapter)
-        self.model = (model.to("cuda") if cuda else model).eval()
+        self.model = load_adapted(base_model, str(adapter))
 
     def describe(self) -> str:
         return f"transformers + PEFT: {self.base_model} + {self.adapter.name}"
 
     def reply(self, messages, adapter, decoding, write):
-        from contextlib import nullcontext
-
-        import torch
-
         streamer = _Streamer(self.encoder, write)
-        sampled = decoding.temperature > 0
-        options = {"do_sample": sampled, "repetition_penalty": decoding.repetition_penalty,
-                   **({"temperature": decoding.temperature, "top_p": decoding.top_p} if sampled else {})}
-        ids = torch.tensor([self.encoder.prompt(messages)], device=self.model.device)
-        with torch.no_grad(), nullcontext() if adapter else self.model.disable_adapter():
-            torch.manual_seed(decoding.seed)
-            self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                                max_new_tokens=decoding.max_tokens, eos_token_id=self.encoder.eos_id,
-                                pad_token_id=self.encoder.eos_id, **options)
+        generate(self.model, self.encoder.prompt(messages), decoding, adapter, self.encoder.eos_id, streamer)
         return streamer.text
 
     def close(self) -> None:
