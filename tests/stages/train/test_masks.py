@@ -3,9 +3,11 @@ encoded rows (the real Mistral v3 tokenizer) and on the labels a real collated t
 
 from __future__ import annotations
 
+import pytest
 from generate_dir import chat, passages
 
 from tube2lora_models.chat import MistralChatEncoder
+from tube2lora_shared.errors import StageError
 from tube2lora_train.audit import mask_audit
 from tube2lora_train.config import TrainConfig
 from tube2lora_train.mixing import encode, items
@@ -49,7 +51,8 @@ def test_a_collated_training_batch_carries_exactly_the_masked_labels(tiny_mistra
 
     encoder = MistralChatEncoder("v3")
     rows = encoded_rows(encoder)
-    cfg = TrainConfig(base_model=str(tiny_mistral), tokenizer="mistral:v3", lora_r=4, max_steps=1, eval_share=0)
+    cfg = TrainConfig(base_model=str(tiny_mistral), tokenizer="mistral:v3", lora_r=4, max_steps=1, eval_share=0,
+                      packing=False)
     trainer, _, _ = build(cfg, str(tiny_mistral), encoder, {"train": rows, "eval": []}, 128, tmp_path)
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
     chat_row, text_row = rows
@@ -60,3 +63,30 @@ def test_a_collated_training_batch_carries_exactly_the_masked_labels(tiny_mistra
     assert text_labels[: len(text_row["input_ids"])] == text_row["input_ids"]  # every monologue token
     assert set(text_labels[len(text_row["input_ids"]):]) <= {-100}  # padding is not
     assert check_labels(trainer, rows) == ["own_words", "monologue"]
+
+
+def test_packed_rows_keep_their_masks_and_attend_to_themselves(tiny_mistral, tmp_path):
+    """packing (the default): both rows in one padding-free sequence, each with its own labels and position ids
+    that restart at 0 (so a row never attends to the row packed before it); check_labels finds them inside it."""
+    from tube2lora_train.trainer import build, check_labels
+
+    encoder = MistralChatEncoder("v3")
+    rows = encoded_rows(encoder)
+    cfg = TrainConfig(base_model=str(tiny_mistral), tokenizer="mistral:v3", lora_r=4, max_steps=1, eval_share=0)
+    assert cfg.packing
+    trainer, _, _ = build(cfg, str(tiny_mistral), encoder, {"train": rows, "eval": []}, 128, tmp_path)
+    assert len(trainer.train_dataset) == 1
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    assert "attention_mask" not in batch and int((batch["labels"] != -100).sum()) > 0
+    ids, labels, positions = (batch[k][0].tolist() for k in ("input_ids", "labels", "position_ids"))
+    start = 0
+    for length in trainer.train_dataset[0]["seq_lengths"]:
+        row = next(r for r in rows if r["input_ids"] == ids[start: start + length])
+        expected = [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"])]
+        assert labels[start + 1: start + length] == expected[1:] and positions[start: start + length] == list(range(length))
+        start += length
+    assert start == len(ids) == sum(len(r["input_ids"]) for r in rows)
+    assert check_labels(trainer, rows) == ["own_words", "monologue"]
+    rows[1]["assistant_masks"] = [0] * len(rows[1]["assistant_masks"])  # a mask the packed labels do not follow
+    with pytest.raises(StageError, match="monologue row do not follow its mask"):
+        check_labels(trainer, rows)

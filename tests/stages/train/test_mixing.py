@@ -96,3 +96,17 @@ def test_config_names_the_replaced_and_the_misaligned_keys():
     cfg = validate_section("train", {"base_model": "m", "mix": {"talk_as_creator": 0.5}}, TrainConfig)
     assert cfg.mix.model_dump() == {"own_words": 0.0, "talk_as_creator": 0.5, "editorial_rewrite": 0.0,
                                     "monologue": 0.0}
+
+
+def test_optimizers_are_transformers_names_and_the_cuda_ones_need_cuda(tmp_path):
+    from tube2lora_train.trainer import build
+
+    rows = {"train": [], "eval": []}
+    for optim, message in [("adamw_8bit_typo", "is not a transformers optimizer"),
+                           ("paged_adamw_8bit", "paged_adamw_8bit keeps its state through bitsandbytes on a CUDA GPU")]:
+        cfg = validate_section("train", {"base_model": "m", "optim": optim}, TrainConfig)
+        with pytest.raises(UsageError, match=f"^train.optim: .*{message}"):
+            build(cfg, str(tmp_path / "never-loaded"), None, rows, 64, tmp_path)  # refused before any model load
+    cfg = validate_section("train", {"base_model": "m"}, TrainConfig)
+    assert (cfg.optim, cfg.lr_scheduler_type, cfg.warmup_ratio, cfg.weight_decay, cfg.packing) == \
+        ("adamw_torch", "cosine", 0.03, 0.0, True)

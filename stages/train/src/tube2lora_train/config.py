@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tube2lora_shared.config import Section
 
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+SCHEDULERS = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                     "inverse_sqrt"]
+# optimizers that need bitsandbytes on a CUDA GPU (8-bit states, or paged to host memory)
+CUDA_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "lion_8bit",
+                   "paged_lion_8bit", "paged_lion_32bit", "ademamix_8bit", "paged_ademamix_8bit",
+                   "paged_ademamix_32bit", "rmsprop_bnb_8bit")
 
 
 class MixConfig(Section):
@@ -45,7 +51,12 @@ class TrainConfig(Section):
     gradient_checkpointing: bool = False
     max_length: int | None = Field(None, ge=16)  # null: the longest example, rounded up to 64, capped below
     max_length_cap: int = Field(4096, ge=16)
-    packing: bool = False
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)  # share of the steps with a linear warmup from 0
+    lr_scheduler_type: SCHEDULERS = "cosine"
+    weight_decay: float = Field(0.0, ge=0)
+    optim: str = "adamw_torch"  # any transformers optimizer name; the 8-bit and paged ones need CUDA
+    # rows packed into max_length sequences without padding (best-fit decreasing; each row attends to itself only)
+    packing: bool = True
     mix: MixConfig = Field(default_factory=lambda: MixConfig(own_words=1.0, monologue=1.0))
     eval_share: float = Field(0.2, ge=0, lt=1)  # share of *videos* held out (no chunk of them is trained on)
     eval_steps: int = Field(50, ge=1)

@@ -13,7 +13,7 @@ from pathlib import Path
 from tube2lora_shared.documents import TrainingMetrics
 from tube2lora_shared.errors import StageError, UsageError
 
-from .config import TrainConfig
+from .config import CUDA_OPTIMIZERS, TrainConfig
 
 COLUMNS = ("input_ids", "assistant_masks")  # what the trainer sees of a row
 
@@ -30,6 +30,7 @@ def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: in
     if cfg.load_in_4bit and not cuda:
         raise UsageError("train.load_in_4bit: QLoRA needs a CUDA GPU (bitsandbytes); this machine has none. "
                          "Set it to false to train in full precision on CPU")
+    _check_optimizer(cfg.optim, cuda)
     bf16 = cuda and torch.cuda.is_bf16_supported()
     load = {"dtype": torch.bfloat16 if bf16 else torch.float16 if cuda else torch.float32}
     if cfg.load_in_4bit:
@@ -56,7 +57,10 @@ def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: in
         max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5 takes the warmup ratio as a float warmup_steps in [0, 1)
+        lr_scheduler_type=cfg.lr_scheduler_type, weight_decay=cfg.weight_decay, optim=cfg.optim,
         gradient_checkpointing=cfg.gradient_checkpointing, max_length=max_length, packing=cfg.packing,
+        packing_strategy="bfd",  # whole rows, padding-free: each row's position ids restart, so it attends to itself
         seed=cfg.seed, logging_steps=cfg.logging_steps, save_strategy="steps",
         save_steps=cfg.save_steps or cfg.eval_steps, save_total_limit=2,
         eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps,
@@ -117,17 +121,45 @@ def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int,
 
 def check_labels(trainer, rows: list[dict]) -> list[str]:
     """Look at the labels a real collated batch carries for the first row of each source: exactly the tokens
-    its mask trains (a chat's assistant turns, every token of a monologue row) may count. The sources checked."""
+    its mask trains (a chat's assistant turns, every token of a monologue row) may count. With packing, the row
+    is found inside its packed sequence. The label at a row's first position is never a prediction target (the
+    loss predicts token t from the tokens before it), so it is not compared. The sources checked."""
     checked = []
     for source in dict.fromkeys(r["source"] for r in rows):
-        n = next(i for i, r in enumerate(rows) if r["source"] == source)
-        labels = trainer.data_collator([trainer.train_dataset[n]])["labels"][0].tolist()
-        expected = [t if m else -100 for t, m in zip(rows[n]["input_ids"], rows[n]["assistant_masks"])]
-        if labels[: len(expected)] != expected[: len(labels)]:
+        row = next(r for r in rows if r["source"] == source)
+        labels = _collated_labels(trainer, row)
+        expected = [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"])]
+        if labels is None or labels[1: len(expected)] != expected[1: len(labels)]:
             raise StageError(f"the training batch's labels for a {source} row do not follow its mask; refusing to "
                              "train on the wrong tokens (this TRL version prepares data differently)")
         checked.append(source)
     return checked
+
+
+def _collated_labels(trainer, row: dict) -> list[int] | None:
+    """The labels the data collator gives `row`: collated alone, or, packed, the span of the packed sequence that
+    holds it (None when no training sequence holds it)."""
+    for item in trainer.train_dataset:
+        lengths = item.get("seq_lengths") or [len(item["input_ids"])]
+        batch = trainer.data_collator([item])
+        ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+        start = 0
+        for length in lengths:
+            if ids[start: start + length] == row["input_ids"]:
+                return labels[start: start + length]
+            start += length
+    return None
+
+
+def _check_optimizer(name: str, cuda: bool) -> None:
+    from transformers.training_args import OptimizerNames
+
+    if name not in {o.value for o in OptimizerNames}:
+        raise UsageError(f"train.optim: {name!r} is not a transformers optimizer (adamw_torch, adamw_torch_fused, "
+                         "adafactor, adamw_8bit, paged_adamw_8bit, ...: transformers.training_args.OptimizerNames)")
+    if name in CUDA_OPTIMIZERS and not cuda:
+        raise UsageError(f"train.optim: {name} keeps its state through bitsandbytes on a CUDA GPU; this machine has "
+                         "none. Use adamw_torch on CPU")
 
 
 def _evaluate_at_the_end():
