@@ -67,6 +67,7 @@ def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: in
         load_best_model_at_end=evaluate, metric_for_best_model="eval_loss" if evaluate else None,
         greater_is_better=False if evaluate else None, report_to=["tensorboard"],
         bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda, pad_token=encoder.pad_token,
+        include_num_input_tokens_seen="all" if cfg.packing else "non_padding",  # packed batches have no padding
         disable_tqdm=True,
     )
     callbacks = [_evaluate_at_the_end()] if evaluate else []
@@ -95,7 +96,7 @@ def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int,
     if state.best_global_step:
         log.info("kept the best checkpoint: step %d of %d, eval loss %.4f", state.best_global_step,
                  state.global_step, state.best_metric)
-    tokens = sum(len(r["input_ids"]) for r in rows["train"]) * max(1.0, cfg.num_train_epochs)
+    tokens = state.num_input_tokens_seen  # the rows' tokens fed to the model (padding not counted)
     return trainer, TrainingMetrics(
         steps=state.global_step,
         train_loss=result.training_loss,
