@@ -117,6 +117,17 @@ def test_refusals_apart_do_not_stop(tmp_path):
             ask_all(client(tmp_path, server, concurrency=1), [f"uh {i}" for i in range(8)])
 
 
+def test_the_judge_does_not_swallow_a_refusal(tmp_path):
+    from tube2lora_evaluate.judge import judge
+
+    samples = [{"prompt": f"q{i}", "reference": "real words", "base": "base words", "adapter": "adapter words"}
+               for i in range(5)]
+    with FakeOpenAI(refuse_json_schema=True) as server:
+        with pytest.raises(LLMRefused, match="llm.structured_output: json_schema"):
+            judge(client(tmp_path, server, concurrency=1), "Toby", "how Toby talks", samples, "en")
+        assert server.total == 3
+
+
 def transcripts(n: int = 3, segments: int = 12) -> list[Transcript]:
     return [Transcript(id=f"vid{v}", title=f"Video {v}", channel="Toby Fenwick", status="success", source="whisper",
                        language="en", segments=[Segment(start=i * 5.0, end=i * 5.0 + 4.5,
