@@ -37,7 +37,8 @@ def parse(text: str) -> str:
 
 def client(tmp_path, server, usage=None, spent_before=0.0, **cfg) -> LLMClient:
     cfg.setdefault("model", "fake-model")
-    config = LLMConfig(base_url=server.base_url, backoff_s=0.01, **cfg)
+    cfg.setdefault("backoff_s", 0.01)
+    config = LLMConfig(base_url=server.base_url, **cfg)
     return LLMClient(config, None, Cache(tmp_path / "cache"), logging.getLogger("test"),
                      usage if usage is not None else Counter(), stage="normalize", spent_before=spent_before)
 
@@ -97,6 +98,19 @@ def test_an_unknown_model_names_llm_model(tmp_path):
         message = str(refused.value)
         assert "HTTP 404: The model `fake-model` does not exist" in message
         assert "check llm.model (or the stage's own model key): 'fake-model' is not a model" in message
+
+
+def test_a_spent_quota_is_not_waited_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2L_TEST_KEY", "sk-test-key-789")
+    usage = Counter()
+    with FakeOpenAI() as server:
+        server.forced = ["quota"] * 10
+        with pytest.raises(LLMRefused) as refused:  # a 429 like any other would be retried with backoff, item by item
+            ask_all(client(tmp_path, server, usage, api_key_env="T2L_TEST_KEY", concurrency=1, backoff_s=30),
+                    [f"um {i}" for i in range(10)])
+        assert server.total == 3 and usage["retries"] == 0
+        assert "HTTP 402: You exceeded your current quota" in str(refused.value)
+        assert "the account behind the key in T2L_TEST_KEY has no credit left" in str(refused.value)
 
 
 def test_context_length_errors_are_about_their_item_and_never_stop(tmp_path):

@@ -9,7 +9,8 @@ Switches a hosted API's habits on (all off by default): `refuse_json_schema` ans
 `response_format` of type json_schema (as an API that does not take `prefixItems` under `strict` does),
 `api_key` answers 401 to any other bearer key, `models` answers 404 to any other model, and
 `honour_max_tokens` cuts an answer longer than max_tokens (4 characters a token) with finish_reason "length".
-The forced outcome "length" cuts one answer in half, "400" refuses one request.
+The forced outcome "length" cuts one answer in half, "400" refuses one request, "quota" answers
+429 `insufficient_quota` (an account without credit).
 
 The default answer (`answer`) cleans the text between <transcript> tags for normalize prompts (drops
 um/uh fillers and doubled words; JSON {"text": ...} when a response_format was sent, <<<CLEAN>>> /
@@ -229,6 +230,10 @@ class FakeOpenAI:
                         return self._send(500, {"error": {"message": "internal error"}})
                     if outcome == "timeout":
                         time.sleep(server.timeout_sleep_s)
+                    if outcome == "quota":  # OpenAI's answer when the account has no credit left
+                        return self._send(429, {"error": {"message": "You exceeded your current quota, please check "
+                                                          "your plan and billing details.", "type": "insufficient_quota",
+                                                          "code": "insufficient_quota"}})
                     if outcome == "400":
                         return self._send(400, {"error": {"message": "Invalid request", "type": "invalid_request_error"}})
                     if outcome == "context":

@@ -11,8 +11,8 @@
   are off so attempts don't multiply; at most `llm.max_attempts` per request.
 - A connection error first asks whether the LLM server process died (llm_server.py): if its supervisor
   says so, the stage stops at once with one line (LLMServerDied), not item by item after backoffs.
-- Refusals that are the caller's fault (400, 401, 402, 403, 404, 422; not a context-length error, which is
-  about one item) stop the session after `REFUSALS_TO_STOP` in a row with the same status: one line with the
+- Refusals that are the caller's fault (400, 401, 402, 403, 404, 422, and a 429 whose code says the quota is
+  spent; not a context-length error, which is about one item) stop the session after `REFUSALS_TO_STOP` in a row with the same status: one line with the
   server's message and what to fix (the key's variable, llm.model, the structured-output flavour).
 - An answer cut at max_tokens (finish_reason "length") is never cached: it is asked once more with twice the
   room (at most `llm.reask_max_tokens`); cut again, the item fails with reason `truncated`.
@@ -410,6 +410,8 @@ class Session:
                 return await self._sdk.chat.completions.create(**request)
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                if status == 429 and _code(exc) == "insufficient_quota":  # OpenAI's "no credit left": waiting won't help
+                    status = 402
                 if status not in RETRY_STATUS:
                     self.usage["failed_requests"] += 1
                     raise self._refused(status, _message(exc, self.client.key), request) from None
@@ -443,7 +445,7 @@ def refusal_message(client: LLMClient, status: int, message: str, request: dict[
                f"wrong, expired, or not allowed to use model {model!r}" if cfg.api_key_env else
                "the endpoint wants an API key: set llm.api_key_env to the NAME of the environment variable that "
                "holds it")
-    elif status == 402:
+    elif status == 402:  # or a 429 with code insufficient_quota
         fix = (f"the account behind the key in {cfg.api_key_env or 'the API key'} has no credit left: add credit or "
                "use another key")
     elif status == 404:
@@ -473,6 +475,13 @@ class EstimateSession(Session):
         self.usage["estimated_prompt_tokens"] += chars // 4 + 8 * len(request["messages"])
         self.usage["estimated_completion_tokens"] += min(request["max_tokens"], chars // 4)
         return None
+
+
+def _code(exc: Any) -> str | None:
+    """The error's machine-readable `code` (OpenAI's `insufficient_quota`, `context_length_exceeded`), if any."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return str(inner["code"]) if isinstance(inner, dict) and inner.get("code") else None
 
 
 def _message(exc: Any, key: str = "") -> str:
