@@ -231,11 +231,12 @@ class FakeOpenAI:
                     if outcome == "timeout":
                         time.sleep(server.timeout_sleep_s)
                     if outcome == "quota":  # OpenAI's answer when the account has no credit left
-                        return self._send(429, {"error": {"message": "You exceeded your current quota, please check "
-                                                          "your plan and billing details.", "type": "insufficient_quota",
+                        quota = "You exceeded your current quota, please check your plan and billing details."
+                        return self._send(429, {"error": {"message": quota, "type": "insufficient_quota",
                                                           "code": "insufficient_quota"}})
                     if outcome == "400":
-                        return self._send(400, {"error": {"message": "Invalid request", "type": "invalid_request_error"}})
+                        return self._send(400, {"error": {"message": "Invalid request",
+                                                          "type": "invalid_request_error"}})
                     if outcome == "context":
                         return self._send(400, {"error": {"message": "This model's maximum context length is "
                                                           "4096 tokens", "code": "context_length_exceeded"}})

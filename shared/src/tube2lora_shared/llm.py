@@ -12,8 +12,9 @@
 - A connection error first asks whether the LLM server process died (llm_server.py): if its supervisor
   says so, the stage stops at once with one line (LLMServerDied), not item by item after backoffs.
 - Refusals that are the caller's fault (400, 401, 402, 403, 404, 422, and a 429 whose code says the quota is
-  spent; not a context-length error, which is about one item) stop the session after `REFUSALS_TO_STOP` in a row with the same status: one line with the
-  server's message and what to fix (the key's variable, llm.model, the structured-output flavour).
+  spent; not a context-length error, which is about one item) stop the session after `REFUSALS_TO_STOP` in a
+  row with the same status: one line with the server's message and what to fix (the key's variable,
+  llm.model, the structured-output flavour).
 - An answer cut at max_tokens (finish_reason "length") is never cached: it is asked once more with twice the
   room (at most `llm.reask_max_tokens`); cut again, the item fails with reason `truncated`.
 - `llm.budget`: before each request its worst-case cost (budget.py) is reserved against what the run directory
@@ -410,7 +411,7 @@ class Session:
                 return await self._sdk.chat.completions.create(**request)
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if status == 429 and _code(exc) == "insufficient_quota":  # OpenAI's "no credit left": waiting won't help
+                if status == 429 and _code(exc) == "insufficient_quota":  # OpenAI's "no credit left": no use waiting
                     status = 402
                 if status not in RETRY_STATUS:
                     self.usage["failed_requests"] += 1
