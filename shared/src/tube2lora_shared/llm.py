@@ -461,7 +461,7 @@ def refusal_message(client: LLMClient, status: int, message: str, request: dict[
         fix = (f"the endpoint does not accept these requests for model {model!r}: check llm.model and the stage's "
                "LLM settings against the server's message")
     return (f"the LLM endpoint {client.base_url} refused {REFUSALS_TO_STOP} requests in a row with HTTP {status}: "
-            f"{message}; {fix}; nothing more is asked (finished answers are cached)")
+            f"{message.rstrip('. ')}; {fix}; nothing more is asked (finished answers are cached)")
 
 
 class EstimateSession(Session):
