@@ -1,9 +1,16 @@
 """A loopback OpenAI-compatible server for the sample recipe (configs/sample.yaml), tests and benchmarks:
 deterministic answers, request counting, and injectable trouble (429 with Retry-After, 500, malformed
-output, slow answers).
+output, slow answers, answers cut at max_tokens, and the refusals of a hosted API).
 
     with FakeOpenAI(latency_s=0.2, fault_rate=0.3) as llm:
         ... llm.base_url ... llm.requests ...
+
+Switches a hosted API's habits on (all off by default): `refuse_json_schema` answers 400 to a
+`response_format` of type json_schema (as an API that does not take `prefixItems` under `strict` does),
+`api_key` answers 401 to any other bearer key, `models` answers 404 to any other model, and
+`honour_max_tokens` cuts an answer longer than max_tokens (4 characters a token) with finish_reason "length".
+The forced outcome "length" cuts one answer in half, "400" refuses one request, "quota" answers
+429 `insufficient_quota` (an account without credit).
 
 The default answer (`answer`) cleans the text between <transcript> tags for normalize prompts (drops
 um/uh fillers and doubled words; JSON {"text": ...} when a response_format was sent, <<<CLEAN>>> /
@@ -124,8 +131,13 @@ def answer(body: dict) -> str:
 class FakeOpenAI:
     def __init__(self, responder=answer, latency_s: float = 0.0, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = ("429", "500", "malformed", "timeout"), timeout_sleep_s: float = 2.0,
-                 seed: int = 7, retry_after: str = "1", port: int = 0):
+                 seed: int = 7, retry_after: str = "1", port: int = 0, refuse_json_schema: bool = False,
+                 api_key: str | None = None, models: tuple[str, ...] | None = None, honour_max_tokens: bool = False):
         self.responder = responder
+        self.refuse_json_schema = refuse_json_schema
+        self.api_key = api_key
+        self.models = models
+        self.honour_max_tokens = honour_max_tokens
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = faults
@@ -145,6 +157,18 @@ class FakeOpenAI:
     @property
     def total(self) -> int:
         return sum(self.requests.values())
+
+    def _refusal(self, body: dict, authorization: str | None) -> tuple[int, str] | None:
+        """A hosted API's refusal of the request (status, message), if a switch asks for one."""
+        if self.api_key is not None and authorization != f"Bearer {self.api_key}":
+            return 401, "Incorrect API key provided. You can find your API key at https://example.com/api-keys."
+        if self.models is not None and body.get("model") not in self.models:
+            return 404, f"The model `{body.get('model')}` does not exist or you do not have access to it."
+        if self.refuse_json_schema and (body.get("response_format") or {}).get("type") == "json_schema":
+            name = body["response_format"].get("json_schema", {}).get("name", "answer")
+            return 400, (f"Invalid schema for response_format '{name}': In context=(), 'prefixItems', 'const' and "
+                         "'maxLength' are not permitted when strict is true.")
+        return None
 
     def _outcome(self) -> str:
         with self._lock:
@@ -185,6 +209,12 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": "not found"}})
+                refused = server._refusal(body, self.headers.get("Authorization"))
+                if refused is not None:
+                    with server._lock:
+                        server.requests[str(refused[0])] += 1
+                        server.bodies.append(body)
+                    return self._send(refused[0], {"error": {"message": refused[1], "type": "invalid_request_error"}})
                 outcome = server._outcome()
                 with server._lock:
                     server.requests[outcome] += 1
@@ -200,15 +230,27 @@ class FakeOpenAI:
                         return self._send(500, {"error": {"message": "internal error"}})
                     if outcome == "timeout":
                         time.sleep(server.timeout_sleep_s)
+                    if outcome == "quota":  # OpenAI's answer when the account has no credit left
+                        quota = "You exceeded your current quota, please check your plan and billing details."
+                        return self._send(429, {"error": {"message": quota, "type": "insufficient_quota",
+                                                          "code": "insufficient_quota"}})
+                    if outcome == "400":
+                        return self._send(400, {"error": {"message": "Invalid request",
+                                                          "type": "invalid_request_error"}})
                     if outcome == "context":
                         return self._send(400, {"error": {"message": "This model's maximum context length is "
                                                           "4096 tokens", "code": "context_length_exceeded"}})
                     content = "Sure! Here is {the cleaned" if outcome == "malformed" else server.responder(body)
+                    finish = "stop"
+                    if outcome == "length":
+                        content, finish = content[: len(content) // 2], "length"
+                    elif server.honour_max_tokens and len(content) > 4 * body.get("max_tokens", len(content)):
+                        content, finish = content[: 4 * body["max_tokens"]], "length"
                     prompt_chars = sum(len(m.get("content") or "") for m in body.get("messages", []))
                     self._send(200, {
                         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                         "model": body.get("model", "fake-model"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
+                        "choices": [{"index": 0, "finish_reason": finish,
                                      "message": {"role": "assistant", "content": content}}],
                         "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
                                   "total_tokens": prompt_chars // 4 + len(content) // 4},

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import UsageError
 from .hashing import sha256_file
@@ -103,6 +103,7 @@ def read_url_file(path: Path) -> list[str]:
 class Prices(Section):
     prompt_per_million: float = Field(ge=0)  # price per million prompt tokens
     completion_per_million: float = Field(ge=0)
+    currency: str = "USD"  # what the prices (and llm.budget) are in; a label, nothing is converted
 
 
 class LLMConfig(Section):
@@ -124,6 +125,19 @@ class LLMConfig(Section):
     # "schema": ...}; none: no constrained output, answers are parsed from delimiters.
     structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
     prices: Prices | None = None  # gives the manifest a cost
+    # Stop a stage before a request could take the run directory's LLM spending past this amount (in the
+    # currency of `prices`, which it needs); not part of the run's identity, so raising it resumes the same run.
+    budget: float | None = Field(None, gt=0)
+    # An answer cut at its max_tokens (finish_reason "length") is asked once more with twice the room, at most this.
+    reask_max_tokens: int = Field(4096, ge=1)
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_needs_prices(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("prices") is None:
+            raise ValueError("needs llm.prices ({prompt_per_million: ..., completion_per_million: ...}) to turn "
+                             "tokens into money; add the endpoint's prices or remove llm.budget")
+        return value
 
 
 class _Loader(yaml.SafeLoader):

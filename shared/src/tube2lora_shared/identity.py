@@ -16,7 +16,7 @@ from .hashing import sha256_json
 
 # Settings that change how work is done, never what it produces: they leave the run id and every stage's
 # input hash (like `paths`, and the endpoint URL that `llm.base_url_env` names: only the name counts).
-OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s"),
+OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s", "budget"),
                # which interpreter runs llama.cpp for the check; where `tube2lora publish` uploads the result
                "export": ("llama_cpp_python", "hub_repo", "hub_token_env")}
 

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .budget import run_spent
 from .cache import Cache
 from .config import Config, load_config
 from .errors import StageError, UsageError
@@ -68,6 +69,7 @@ class StageContext:
         self.items: dict[str, ItemStatus] = {}
         self.counts: Counter[str] = Counter()
         self.token_usage: Counter[str] = Counter()
+        self.spent_before = 0.0  # the run directory's LLM spending before this attempt (llm.budget counts from it)
         self.out_dir.mkdir(parents=True)
 
     def record(self, item: str, status: str, reason: str | None = None, error: str | None = None,
@@ -96,7 +98,7 @@ class StageContext:
         """The LLM client for this stage: the `llm` section's endpoint, `model` or llm.model, the run's cache,
         log and token books; in estimate mode it asks nothing (cache misses are counted instead)."""
         return LLMClient(self.config.llm, model, self.cache, self.log, self.token_usage, estimate=self.estimate,
-                         stage=self.spec.name)
+                         stage=self.spec.name, spent_before=self.spent_before)
 
 
 def versions(names: Iterable[str]) -> dict[str, str]:
@@ -218,6 +220,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
                        retry_failed, log, estimate, input_hash)
     if estimate:
         return _estimate(ctx, staging)
+    ctx.spent_before, spent_here = run_spent(run, spec.name)  # every attempt's spending counts, a failed one too
     started, clock = now_iso(), time.monotonic()
     run.update_stage(spec.name, status="running", pid=os.getpid(), started_at=started, last_error=None)
     log.info("%s: starting in run %s", spec.name, run.id)
@@ -227,7 +230,8 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     except BaseException as exc:
         message = _failure_message(spec, exc, run)
         run.update_stage(spec.name, status="failed", counts=dict(ctx.counts), last_error=message,
-                         seconds=round(time.monotonic() - clock, 2), token_usage=dict(ctx.token_usage))
+                         seconds=round(time.monotonic() - clock, 2), token_usage=dict(ctx.token_usage),
+                         cost_spent=spent_here + ctx.token_usage["cost_usd"])
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -254,7 +258,8 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
         log.warning("%d item(s) failed or are incomplete after a retryable error; the next run retries them: %s",
                     len(retry), ", ".join(retry[:5]) + (" ..." if len(retry) > 5 else ""))
     run.update_stage(spec.name, status="succeeded", counts=dict(ctx.counts), seconds=seconds,
-                     finished_at=manifest.finished_at, last_error=None, token_usage=dict(ctx.token_usage))
+                     finished_at=manifest.finished_at, last_error=None, token_usage=dict(ctx.token_usage),
+                     cost_spent=spent_here + ctx.token_usage["cost_usd"])
     log.info("%s: done in %.1f s: %s -> %s", spec.name, seconds, summarize(ctx.counts),
              run.stage_dir(spec.name))
     return 0

@@ -11,12 +11,23 @@
   are off so attempts don't multiply; at most `llm.max_attempts` per request.
 - A connection error first asks whether the LLM server process died (llm_server.py): if its supervisor
   says so, the stage stops at once with one line (LLMServerDied), not item by item after backoffs.
+- Refusals that are the caller's fault (400, 401, 402, 403, 404, 422, and a 429 whose code says the quota is
+  spent; not a context-length error, which is about one item) stop the session after `REFUSALS_TO_STOP` in a
+  row with the same status: one line with the server's message and what to fix (the key's variable,
+  llm.model, the structured-output flavour).
+- An answer cut at max_tokens (finish_reason "length") is never cached: it is asked once more with twice the
+  room (at most `llm.reask_max_tokens`); cut again, the item fails with reason `truncated`.
+- `llm.budget`: before each request its worst-case cost (budget.py) is reserved against what the run directory
+  has spent; a request that could go past the budget stops the session once the requests in flight are done.
+- Every stop (LLMStop, a StageError) lets the answers in flight finish and be cached, asks nothing more, and
+  `ask_all` raises it, so the stage fails with that one line.
 - Answers are cached by (model, messages, sampling parameters, schema): re-running, resuming after a
   crash or changing a downstream threshold asks nothing that was already answered.
 - Structured output: the JSON schema goes out in the flavour `llm.structured_output` names; the
   question's `parse` turns the text into a value or raises ValueError, and the model is re-asked once
   with that error before the item is given up with reason `unparsable`.
-- `usage` counts requests, prompt/completion tokens, cache hits, re-asks, failures (and cost).
+- `usage` counts requests, prompt/completion tokens, cache hits, re-asks, failures, answers re-asked for being
+  cut (`reasked_longer`) and cut twice (`truncated`), and cost.
 - Estimate mode asks nothing: its session has no connection; cache misses are counted with a token
   estimate and answered with None.
 """
@@ -28,6 +39,7 @@ import email.utils
 import ipaddress
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -36,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .budget import worst_case_cost
 from .cache import Cache
 from .config import LLMConfig, require_env
 from .errors import StageError, UsageError
@@ -45,6 +58,12 @@ from .progress import track_async
 NAMESPACE = "llm/responses"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 TRANSIENT = {"timeout", "connection", *(f"http_{status}" for status in RETRY_STATUS)}  # LLMError reasons worth a later retry
+CALLER_FAULT = {400, 401, 402, 403, 404, 422}  # the key, the model or the request's shape: asking again changes nothing
+REFUSALS_TO_STOP = 3  # refusals in a row with one of those statuses that stop the session
+CONTEXT_LENGTH = re.compile(r"context (length|size|window)|context_length|too many tokens|prompt is too long", re.I)
+FLAVOURS = {"json_schema": "a strict JSON schema, as OpenAI and vLLM take it",
+            "json_object": "a JSON object with the schema as a hint, as llama.cpp's server takes it",
+            "none": "no constrained output; answers are read from the text"}
 
 
 class LLMError(Exception):
@@ -55,8 +74,24 @@ class LLMError(Exception):
         self.reason = reason
 
 
-class LLMServerDied(StageError):
+class ContextTooLong(LLMError):
+    """The prompt (plus max_tokens) does not fit the model's context: about this item, not the endpoint."""
+
+
+class LLMStop(StageError):
+    """Nothing more is asked in this session; the stage fails with this one line (finished answers are cached)."""
+
+
+class LLMServerDied(LLMStop):
     """The LLM server process is gone: the stage stops, nothing more is asked."""
+
+
+class LLMRefused(LLMStop):
+    """The endpoint refuses requests for a reason on the caller's side (the key, the model, the request's shape)."""
+
+
+class BudgetExceeded(LLMStop):
+    """The next request could take the run directory's LLM spending past `llm.budget`."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +177,9 @@ class LLMClient:
     """One model behind one endpoint, with the run's cache and books; `session()` talks to it."""
 
     def __init__(self, cfg: LLMConfig, model: str | None, cache: Cache, log: logging.Logger,
-                 usage: Counter, estimate: bool = False, stage: str | None = None):
+                 usage: Counter, estimate: bool = False, stage: str | None = None, spent_before: float = 0.0):
         self.cfg = cfg
+        self.spent_before = spent_before  # what the run directory spent on the LLM before this stage started
         self.model = model or cfg.model
         if not self.model:
             raise UsageError("llm.model: no model named; set llm.model (or the stage's own model)")
@@ -193,23 +229,29 @@ class Session:
         self.client, self.usage = client, client.usage
         self._sdk = sdk
         self._slots = asyncio.Semaphore(client.cfg.concurrency)
-        self._died: LLMServerDied | None = None  # once the server is known dead, nothing more is sent
+        self._stop: LLMStop | None = None  # once set, nothing more is sent; ask_all raises it
+        self._stopping = asyncio.Event()  # set by a stop that also cuts backoff waits short
+        self._refusals = (0, 0)  # (status, how many caller-fault refusals with it in a row)
+        self._budget = asyncio.Condition()  # guards the reservations below; notified when one is released
+        self._reserved, self._holding = 0.0, 0  # worst-case cost of the requests in flight, and how many
 
     async def ask_all(self, questions: list[Question], description: str) -> list[Answer | LLMError]:
         tasks = [asyncio.ensure_future(self._answer_or_error(q)) for q in questions]
         try:
             async for _ in track_async(asyncio.as_completed(tasks), description, len(tasks)):
                 pass
-        finally:  # a dead server stops everything: the other questions are not asked
+        finally:  # every task ends by itself (a stop makes the unasked ones end at once); this is for interrupts
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._stop is not None:
+            raise self._stop
         return [task.result() for task in tasks]
 
-    async def _answer_or_error(self, question: Question) -> Answer | LLMError:
+    async def _answer_or_error(self, question: Question) -> Answer | LLMError | LLMStop:
         try:
             return await self.ask(question)
-        except LLMError as exc:
+        except (LLMError, LLMStop) as exc:  # a stop is also in self._stop, which ask_all raises
             return exc
 
     async def ask(self, question: Question) -> Answer:
@@ -242,38 +284,138 @@ class Session:
         return await self._send(request, key), False
 
     async def _send(self, request: dict[str, Any], key: str) -> str | None:
+        """The answer, cached under the request's key once it is whole (re-asked with more room if it was cut)."""
         async with self._slots:
-            response = await self._with_retries(request)
-        text = response.choices[0].message.content or ""
-        usage = response.usage
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        self.usage["prompt_tokens"] += prompt
-        self.usage["completion_tokens"] += completion
-        prices = self.client.cfg.prices
-        if prices:
-            self.usage["cost_usd"] += (prompt * prices.prompt_per_million
-                                       + completion * prices.completion_per_million) / 1e6
-        self.client.cache.put(NAMESPACE, key, {"text": text, "model": self.client.model, "prompt_tokens": prompt,
-                                               "completion_tokens": completion})
+            text, finish, tokens = await self._post(request)
+            if finish == "length":
+                text, tokens = await self._longer(request)
+        self.client.cache.put(NAMESPACE, key, {"text": text, "model": self.client.model, **tokens})
         return text
+
+    async def _longer(self, request: dict[str, Any]) -> tuple[str, dict[str, int]]:
+        """A cut answer asked once more with twice the room (at most llm.reask_max_tokens); LLMError `truncated`
+        when that is not possible or the answer is cut again."""
+        cut, ceiling = request["max_tokens"], self.client.cfg.reask_max_tokens
+        room = min(2 * cut, ceiling)
+        why = None
+        if room <= cut:
+            why = f"llm.reask_max_tokens ({ceiling}) leaves no more room to ask again"
+        else:
+            self.usage["reasked_longer"] += 1
+            try:
+                text, finish, tokens = await self._post({**request, "max_tokens": room})
+            except ContextTooLong as exc:
+                why = f"asking again with max_tokens={room} does not fit the model's context ({exc})"
+            else:
+                if finish != "length":
+                    return text, tokens
+                why = f"cut again with max_tokens={room}; raise llm.reask_max_tokens to give it more room"
+        self.usage["truncated"] += 1
+        raise LLMError("truncated", f"the answer was cut at max_tokens={cut} (finish_reason length) and {why}; "
+                                    "not cached, a later run asks again")
+
+    async def _post(self, request: dict[str, Any]) -> tuple[str, str | None, dict[str, int]]:
+        """One request, retried, within the budget: (text, finish_reason, token counts), with the books kept."""
+        held = await self._reserve(request)
+        try:
+            response = await self._with_retries(request)
+            usage = response.usage
+            prompt = getattr(usage, "prompt_tokens", 0) or 0
+            completion = getattr(usage, "completion_tokens", 0) or 0
+            self.usage["prompt_tokens"] += prompt
+            self.usage["completion_tokens"] += completion
+            prices = self.client.cfg.prices
+            if prices:
+                self.usage["cost_usd"] += (prompt * prices.prompt_per_million
+                                           + completion * prices.completion_per_million) / 1e6
+        finally:
+            await self._release(held)
+        self._refusals = (0, 0)
+        choice = response.choices[0]
+        return (choice.message.content or "", choice.finish_reason,
+                {"prompt_tokens": prompt, "completion_tokens": completion})
+
+    async def _reserve(self, request: dict[str, Any]) -> float | None:
+        """Hold the request's worst-case cost against llm.budget, waiting for the requests in flight to settle
+        when only their reservations stand in the way; BudgetExceeded when even their real cost leaves no room."""
+        cfg = self.client.cfg
+        if cfg.budget is None or cfg.prices is None:
+            return None
+        cost = worst_case_cost(request, cfg.prices)
+        async with self._budget:
+            while True:
+                if self._stop is not None:
+                    raise self._stop
+                spent = self.client.spent_before + self.usage["cost_usd"]
+                if spent + self._reserved + cost <= cfg.budget:
+                    self._reserved += cost
+                    self._holding += 1
+                    return cost
+                if not self._holding:
+                    raise self._halt(BudgetExceeded(self._over_budget(cost, spent)), cut_waits=False)
+                await self._budget.wait()
+
+    async def _release(self, held: float | None) -> None:
+        if held is None:
+            return
+        async with self._budget:
+            self._reserved -= held
+            self._holding -= 1
+            self._budget.notify_all()
+
+    def _over_budget(self, cost: float, spent: float) -> str:
+        cfg, stage = self.client.cfg, self.client.stage or "this stage"
+        unit = cfg.prices.currency if cfg.prices else ""
+        return (f"llm.budget: the next request could cost up to {cost:.4f} {unit}, which would take the run "
+                f"directory's LLM spending past the budget of {cfg.budget:g} {unit}: {spent:.4f} {unit} spent so "
+                f"far ({self.client.spent_before:.4f} before {stage} started, {spent - self.client.spent_before:.4f}"
+                f" by it now); finished answers are cached, so raise llm.budget and re-run to pay only for the rest")
+
+    def _halt(self, stop: LLMStop, cut_waits: bool = True) -> LLMStop:
+        """Stop the session (the first stop wins); `cut_waits` also ends the backoff waits of requests in flight."""
+        if self._stop is None:
+            self._stop = stop
+            if cut_waits:
+                self._stopping.set()
+        return self._stop
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _refused(self, status: int, message: str, request: dict[str, Any]) -> Exception:
+        """The error for a refusal that retrying cannot fix: about this item (LLMError), or, after
+        REFUSALS_TO_STOP caller-fault refusals in a row with one status, the stop of the session."""
+        if status == 400 and CONTEXT_LENGTH.search(message):
+            return ContextTooLong(f"http_{status}", f"HTTP {status}: {message}")
+        if status not in CALLER_FAULT:
+            return LLMError(f"http_{status}", f"HTTP {status}: {message}")
+        last, count = self._refusals
+        self._refusals = (status, count + 1 if last == status else 1)
+        if self._refusals[1] >= REFUSALS_TO_STOP:
+            return self._halt(LLMRefused(refusal_message(self.client, status, message, request)))
+        return LLMError(f"http_{status}", f"HTTP {status}: {message}")
 
     async def _with_retries(self, request: dict[str, Any]):
         import openai
 
         cfg, url = self.client.cfg, self.client.base_url
         for attempt in range(1, cfg.max_attempts + 1):
-            if self._died is not None:
-                raise self._died
+            if self._stop is not None:
+                raise self._stop
             self.usage["requests"] += 1
             wait = None
             try:
                 return await self._sdk.chat.completions.create(**request)
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                if status == 429 and _code(exc) == "insufficient_quota":  # OpenAI's "no credit left": no use waiting
+                    status = 402
                 if status not in RETRY_STATUS:
                     self.usage["failed_requests"] += 1
-                    raise LLMError(f"http_{status}", f"HTTP {status}: {_message(exc)}") from None
+                    raise self._refused(status, _message(exc, self.client.key), request) from None
                 reason, wait = f"http_{status}", retry_after(exc.response)
             except openai.APIConnectionError as exc:  # timeouts included
                 reason = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection"
@@ -281,8 +423,7 @@ class Session:
                 died = server_exit()
                 if died is not None:
                     self.usage["failed_requests"] += 1
-                    self._died = LLMServerDied(died.describe(self.client.stage))
-                    raise self._died from None
+                    raise self._halt(LLMServerDied(died.describe(self.client.stage))) from None
             if attempt == cfg.max_attempts:
                 self.usage["failed_requests"] += 1
                 if reason == "connection":
@@ -293,8 +434,34 @@ class Session:
             if wait is None:
                 wait = cfg.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             self.usage["retries"] += 1
-            await asyncio.sleep(min(wait, cfg.max_backoff_s))
+            await self._pause(min(wait, cfg.max_backoff_s))
         raise AssertionError("unreachable")
+
+
+def refusal_message(client: LLMClient, status: int, message: str, request: dict[str, Any]) -> str:
+    """One line: who refused what, the server's words, and the setting to fix."""
+    cfg, model = client.cfg, client.model
+    if status in (401, 403):
+        fix = (f"check the API key in the environment variable {cfg.api_key_env} (named by llm.api_key_env): it is "
+               f"wrong, expired, or not allowed to use model {model!r}" if cfg.api_key_env else
+               "the endpoint wants an API key: set llm.api_key_env to the NAME of the environment variable that "
+               "holds it")
+    elif status == 402:  # or a 429 with code insufficient_quota
+        fix = (f"the account behind the key in {cfg.api_key_env or 'the API key'} has no credit left: add credit or "
+               "use another key")
+    elif status == 404:
+        fix = (f"check llm.model (or the stage's own model key): {model!r} is not a model this endpoint serves (its "
+               "/models lists them), or llm.base_url is not the API's root (it usually ends in /v1)")
+    elif "response_format" in request:
+        flavour = cfg.structured_output
+        others = " or ".join(f"{name} ({what})" for name, what in FLAVOURS.items() if name != flavour)
+        fix = (f"the requests ask for structured output as llm.structured_output: {flavour} ({FLAVOURS[flavour]}); "
+               f"if that is what the endpoint refuses, set llm.structured_output to {others}")
+    else:
+        fix = (f"the endpoint does not accept these requests for model {model!r}: check llm.model and the stage's "
+               "LLM settings against the server's message")
+    return (f"the LLM endpoint {client.base_url} refused {REFUSALS_TO_STOP} requests in a row with HTTP {status}: "
+            f"{message.rstrip('. ')}; {fix}; nothing more is asked (finished answers are cached)")
 
 
 class EstimateSession(Session):
@@ -311,10 +478,19 @@ class EstimateSession(Session):
         return None
 
 
-def _message(exc: Any) -> str:
+def _code(exc: Any) -> str | None:
+    """The error's machine-readable `code` (OpenAI's `insufficient_quota`, `context_length_exceeded`), if any."""
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-    return str(getattr(exc, "message", exc))[:300]
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return str(inner["code"]) if isinstance(inner, dict) and inner.get("code") else None
+
+
+def _message(exc: Any, key: str = "") -> str:
+    """The server's error message on one line, at most 300 characters, the API key (if it echoes it) masked."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    text = str(inner["message"]) if isinstance(inner, dict) and inner.get("message") else \
+        str(getattr(exc, "message", exc))
+    if len(key) >= 8:
+        text = text.replace(key, "***")
+    return " ".join(text.split())[:300]
