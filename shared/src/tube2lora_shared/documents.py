@@ -138,6 +138,7 @@ class TrainedAdapter(Document):
     merged_path: str | None = None  # base + adapter in full weights, when train.merge
     max_length: int
     lora_target_modules: list[str]
+    load_in_4bit: bool = False  # trained on the base's 4-bit weights (QLoRA): evaluate and chat load it so too
 
     def base_model_location(self, cache_root: Path) -> str:
         """Where to load the base model from on this machine."""
@@ -151,6 +152,9 @@ class MergeCheck(BaseModel):
     probes: int
     path: str  # relative to the run directory
     dtype: str | None = None  # what the merged weights were saved in: the base model's dtype
+    device: str | None = None  # where the merge ran: cuda (in the base's dtype) or cpu (in float32)
+    compared_in: str | None = None  # the dtype the logits were compared in (the tolerance allows its rounding)
+    from_4bit: bool = False  # a QLoRA adapter, merged into the full-precision base (PEFT's documented way)
 
 
 class SourceMix(BaseModel):

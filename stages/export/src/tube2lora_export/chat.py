@@ -65,11 +65,11 @@ def open_model(run: RunDir, exported: ExportedAdapter, trained: TrainedAdapter, 
                          "exists (set export.base_gguf and run `make export` again), or use --backend transformers")
     if backend == "transformers" or not gguf_base:
         return chat_models.TransformersChat(exported.base_model_location, run.root / exported.adapter_path,
-                                            trained.tokenizer)
+                                            trained.tokenizer, trained.load_in_4bit)
     python = chat_models.llama_cpp_python(required=backend == "llama.cpp")
     if python is None:  # auto, and llama-cpp-python is not built: the PEFT adapter answers the same way
         return chat_models.TransformersChat(exported.base_model_location, run.root / exported.adapter_path,
-                                            trained.tokenizer)
+                                            trained.tokenizer, trained.load_in_4bit)
     return chat_models.LlamaCppChat(python, Path(gguf_base), run.root / exported.gguf_path)
 
 

@@ -97,12 +97,12 @@ class LlamaCppChat:
 class TransformersChat:
     """transformers + PEFT over the Hugging Face base train used; tokens streamed as generate() makes them."""
 
-    def __init__(self, base_model: str, adapter: Path, tokenizer: str):
+    def __init__(self, base_model: str, adapter: Path, tokenizer: str, load_in_4bit: bool = False):
         from tube2lora_models.chat import load_encoder
 
         self.base_model, self.adapter = base_model, adapter
         self.encoder = load_encoder(tokenizer, base_model)
-        self.model = load_adapted(base_model, str(adapter))
+        self.model = load_adapted(base_model, str(adapter), load_in_4bit)
 
     def describe(self) -> str:
         return f"transformers + PEFT: {self.base_model} + {self.adapter.name}"

@@ -154,12 +154,15 @@ def _merge(ctx: StageContext, cfg: ExportConfig, trained: TrainedAdapter, base_m
     from tube2lora_models.merge import merge
 
     merged, merged_path = ctx.artifact("merged")
-    check = merge(base_model, load_encoder(trained.tokenizer, base_model), adapter, merged, probes, cfg.merge_tolerance)
-    ctx.log.info("merged weights (%s): max |logit difference| %.2e against base + adapter", check["dtype"],
-                 check["max_abs_logit_diff"])
+    check = merge(base_model, load_encoder(trained.tokenizer, base_model), adapter, merged, probes, cfg.merge_tolerance,
+                  from_4bit=trained.load_in_4bit)
+    ctx.log.info("merged weights (%s, merged on %s%s): max |logit difference| %.2e against base + adapter",
+                 check["dtype"], check["device"], ", the QLoRA adapter into the full-precision base" if
+                 trained.load_in_4bit else "", check["max_abs_logit_diff"])
     if not check["ok"]:
         raise StageError(f"the merged model's logits differ from base + adapter by {check['max_abs_logit_diff']:.2e} "
-                         f"(> export.merge_tolerance {cfg.merge_tolerance:g}); the adapter is kept, the merge is not")
+                         f"(> {check['tolerance']:.2e}: export.merge_tolerance {cfg.merge_tolerance:g} plus "
+                         f"{check['compared_in']} rounding); the adapter is kept, the merge is not")
     return merged_path
 
 

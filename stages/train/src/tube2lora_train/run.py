@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .mixing import encode, eval_rows, max_length, mix, usable_videos
 from .sources import kept_videos, read_sources
 from .split import split_videos
-from .trainer import fit
+from .trainer import fit, release
 
 
 def run(ctx: StageContext) -> None:
@@ -85,9 +85,13 @@ def run(ctx: StageContext) -> None:
     shutil.copytree(work / "tensorboard", tensorboard, dirs_exist_ok=True)
     merged_path = None
     if cfg.merge:
+        release(trainer)  # the trained model's memory (a GPU's) goes back before the base is loaded again to merge
         merged, merged_path = ctx.artifact("merged")
+        if cfg.load_in_4bit:
+            ctx.log.info("merging the QLoRA adapter into the full-precision base (not its 4-bit weights), as PEFT "
+                         "describes: the merged model is the adapter on the unquantized base")
         check = MergeCheck(**merge(base_model, encoder, adapter, merged, [r["input_ids"] for r in rows["train"]],
-                                   cfg.merge_tolerance), path=merged_path)
+                                   cfg.merge_tolerance, from_4bit=cfg.load_in_4bit), path=merged_path)
         metrics = metrics.model_copy(update={"merge_check": check})
         if not check.ok:
             raise StageError(f"the merged model's logits differ from base + adapter by "
@@ -114,4 +118,5 @@ def _decision(cfg: TrainConfig, base_model: str, cache_root: Path, metrics: Trai
     return TrainedAdapter(
         base_model=cfg.base_model, base_model_path=str(location.relative_to(cache_root)) if cached else base_model,
         base_model_cached=cached, tokenizer=cfg.tokenizer, chat_format=chat_format(cfg.tokenizer),
-        max_length=metrics.max_length, lora_target_modules=metrics.lora_target_modules, **paths)
+        max_length=metrics.max_length, lora_target_modules=metrics.lora_target_modules, load_in_4bit=cfg.load_in_4bit,
+        **paths)

@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from tube2lora_models.loading import lora_targets, load_base, placement
 from tube2lora_shared.documents import TrainingMetrics
 from tube2lora_shared.errors import StageError, UsageError
 
@@ -20,36 +21,20 @@ COLUMNS = ("input_ids", "assistant_masks")  # what the trainer sees of a row
 
 def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path):
     """(the SFTTrainer, the LoRA target modules, the dtype name); checkpoints and TensorBoard logs go to `work`."""
-    import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
-    cuda = torch.cuda.is_available()
-    if cfg.load_in_4bit and not cuda:
-        raise UsageError("train.load_in_4bit: QLoRA needs a CUDA GPU (bitsandbytes); this machine has none. "
-                         "Set it to false to train in full precision on CPU")
+    where = placement()
+    cuda = where.device == "cuda"
     _check_optimizer(cfg.optim, cuda)
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    load = {"dtype": torch.bfloat16 if bf16 else torch.float16 if cuda else torch.float32}
-    if cfg.load_in_4bit:
-        from transformers import BitsAndBytesConfig
-
-        load["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                         bnb_4bit_compute_dtype=load["dtype"])
-    try:
-        model = AutoModelForCausalLM.from_pretrained(base_model, **load)
-    except OSError as exc:
-        raise StageError(f"train.base_model {base_model!r} could not be loaded ({str(exc).splitlines()[0]}); "
-                         "use a local model directory or a reachable hub id") from None
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [m for m in cfg.lora_target_modules if m in present]
-    if not targets:
-        raise UsageError(f"train.lora_target_modules: none of {cfg.lora_target_modules} exist in {base_model}")
+    model = load_base(base_model, where, cfg.load_in_4bit)
+    targets, peft_targets = lora_targets(model, cfg.lora_target_modules)
     peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                             target_modules=targets, use_rslora=cfg.use_rslora, use_dora=cfg.use_dora,
+                             target_modules=peft_targets, use_rslora=cfg.use_rslora, use_dora=cfg.use_dora,
                              task_type="CAUSAL_LM")
+    bf16 = cuda and where.dtype_name == "bfloat16"
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(work / "tensorboard")
     evaluate = bool(rows["eval"])
     args = SFTConfig(
@@ -76,7 +61,7 @@ def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: in
     trainer = SFTTrainer(model=model, args=args, train_dataset=_dataset(Dataset, rows["train"]),
                          eval_dataset=_dataset(Dataset, rows["eval"]) if evaluate else None,
                          processing_class=encoder.processing_class(), peft_config=peft_config, callbacks=callbacks)
-    return trainer, targets, str(load["dtype"]).replace("torch.", "")
+    return trainer, targets, where.dtype_name
 
 
 def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
@@ -118,6 +103,18 @@ def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int,
         world_size=trainer.args.world_size,
         dtype=dtype,
     )
+
+
+def release(trainer) -> None:
+    """Drop the trainer's model and optimizer and give their GPU memory back."""
+    import gc
+
+    import torch
+
+    trainer.model = trainer.model_wrapped = trainer.optimizer = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def check_labels(trainer, rows: list[dict]) -> list[str]:
