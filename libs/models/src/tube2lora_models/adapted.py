@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from .loading import load_base, placement
+from .loading import Placement, load_base, placement
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,12 @@ class Decoding:
     seed: int = 0
 
 
-def load_adapted(base_model: str, adapter: str, load_in_4bit: bool = False):
+def load_adapted(base_model: str, adapter: str, load_in_4bit: bool = False, where: Placement | None = None):
     """PEFT's model of the base with the adapter, in eval mode, loaded as train loaded it (loading.py): on this
     process's GPU in bf16 (fp16 without bf16), 4-bit when train trained on 4-bit weights; else on the CPU in fp32."""
     from peft import PeftModel
 
-    base = load_base(base_model, placement(), load_in_4bit, purpose="the base model")
+    base = load_base(base_model, where or placement(), load_in_4bit, purpose="the base model")
     return PeftModel.from_pretrained(base, adapter).eval()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tube2lora_shared.config import Section
@@ -16,6 +18,8 @@ class EvaluateConfig(Section):
     top_p: float = Field(0.9, gt=0, le=1)
     repetition_penalty: float = Field(1.1, ge=1, le=2)
     seed: int = 0
+    device: Literal["auto", "cuda", "cpu"] = "auto"  # as train.device: where base and adapter are loaded
+    cpu_max_params: int = Field(1_000_000_000, ge=0)  # larger models are refused on the CPU unless device: cpu
     window_tokens: int = Field(512, ge=32)  # transcript perplexity is computed in windows of this size
     samples: int = Field(5, ge=0)  # side-by-side samples in the report
     phrase_words: list[int] = Field(default_factory=lambda: [3, 4, 5])  # signature phrase lengths

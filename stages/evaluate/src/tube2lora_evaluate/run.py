@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tube2lora_models.adapted import Decoding, generate, load_adapted
 from tube2lora_models.chat import load_encoder
+from tube2lora_models.preflight import preflight
 from tube2lora_shared.documents import DatasetManifest, Evaluation, Split, TrainedAdapter, TrainingMetrics
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
@@ -70,7 +71,8 @@ def run(ctx: StageContext) -> None:
         return
     base_model = trained.base_model_location(ctx.cache.root)
     encoder = load_encoder(trained.tokenizer, base_model)
-    model = load_adapted(base_model, str(ctx.run.root / trained.adapter_path), trained.load_in_4bit)
+    where = preflight("evaluate", base_model, cfg.device, cfg.cpu_max_params, ctx.log)
+    model = load_adapted(base_model, str(ctx.run.root / trained.adapter_path), trained.load_in_4bit, where)
 
     texts = {"transcripts": scoring.windows(encoder.text(" ".join(held_out)), cfg.window_tokens),
              "answers": [encoder.encode(q.messages) for q in questions]}

@@ -43,6 +43,9 @@ class TrainConfig(Section):
     use_rslora: bool = False
     use_dora: bool = False
     load_in_4bit: bool = False  # QLoRA through bitsandbytes: CUDA only
+    # auto: this process's GPU when torch can use one, else the CPU; cpu: the CPU even with a GPU; cuda: a GPU or an error
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    cpu_max_params: int = Field(1_000_000_000, ge=0)  # larger models are refused on the CPU unless device: cpu
     learning_rate: float = Field(2e-4, gt=0)
     num_train_epochs: float = Field(1.0, gt=0)
     max_steps: int = -1  # > 0 overrides epochs

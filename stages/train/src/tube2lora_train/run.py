@@ -20,6 +20,7 @@ from pathlib import Path
 from tube2lora_models.base_model import resolve_base_model
 from tube2lora_models.chat import chat_format, load_encoder
 from tube2lora_models.merge import merge
+from tube2lora_models.preflight import preflight
 from tube2lora_shared.documents import MergeCheck, SourceMix, Split, TrainedAdapter, TrainingMetrics
 from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
@@ -74,7 +75,8 @@ def run(ctx: StageContext) -> None:
     work = ctx.cache.root / "train" / ctx.input_hash[:32]
     if ctx.force:
         shutil.rmtree(work, ignore_errors=True)  # a forced run trains from scratch; an interrupted one resumes
-    trainer, metrics = fit(cfg, base_model, encoder, rows, length, work, ctx.log)
+    where = preflight("train", base_model, cfg.device, cfg.cpu_max_params, ctx.log)
+    trainer, metrics = fit(cfg, base_model, encoder, rows, length, work, ctx.log, where)
     metrics = metrics.model_copy(update={"mix": {s: SourceMix(**m) for s, m in shares.items()}})
     adapter, adapter_path = ctx.artifact("adapter")
     trainer.save_model(str(adapter))  # the best checkpoint's weights (loaded at the end); main process only

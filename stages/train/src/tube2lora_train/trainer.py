@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from tube2lora_models.loading import lora_targets, load_base, placement
+from tube2lora_models.loading import Placement, load_base, lora_targets, placement
 from tube2lora_shared.documents import TrainingMetrics
 from tube2lora_shared.errors import StageError, UsageError
 
@@ -19,14 +19,16 @@ from .config import CUDA_OPTIMIZERS, TrainConfig
 COLUMNS = ("input_ids", "assistant_masks")  # what the trainer sees of a row
 
 
-def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path):
-    """(the SFTTrainer, the LoRA target modules, the dtype name); checkpoints and TensorBoard logs go to `work`."""
+def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
+          where: Placement | None = None):
+    """(the SFTTrainer, the LoRA target modules, the dtype name); checkpoints and TensorBoard logs go to `work`.
+    `where`: the preflight's placement (default: this process's GPU, else the CPU; the CPU with train.device: cpu)."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
-    where = placement()
+    where = where or placement(use_cpu=cfg.device == "cpu")
     cuda = where.device == "cuda"
     _check_optimizer(cfg.optim, cuda)
     model = load_base(base_model, where, cfg.load_in_4bit)
@@ -65,9 +67,9 @@ def build(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: in
 
 
 def fit(cfg: TrainConfig, base_model: str, encoder, rows: dict, max_length: int, work: Path,
-        log: logging.Logger):
+        log: logging.Logger, where: Placement | None = None):
     """(the trainer holding the best model, its metrics)."""
-    trainer, targets, dtype = build(cfg, base_model, encoder, rows, max_length, work)
+    trainer, targets, dtype = build(cfg, base_model, encoder, rows, max_length, work, where)
     checked = check_labels(trainer, rows["train"])
     resume = any((work / "checkpoints").glob("checkpoint-*"))
     if resume:
