@@ -16,6 +16,7 @@ from yt_dlp.utils import make_archive_id, unsmuggle_url
 from tube2lora_shared.documents import FetchSettings
 
 from .candidate import Candidate, upload_day
+from .jsruntime import js_runtime
 from .mediacache import Media, media_variant
 
 NESTED_URL = re.compile(r"/(videos|shorts|streams|live|playlists|podcasts|releases)/?$|[?&]list=")
@@ -71,6 +72,7 @@ class YtDlpSource:
         self.logger = _Logger(logging.getLogger("yt_dlp"))
         self.cookies_file = cookies_file
         self.proxy = proxy
+        self.js_runtime = js_runtime()  # None: yt-dlp looks for deno on PATH itself, YouTube may offer no formats
         self._ydl: yt_dlp.YoutubeDL | None = None
         self._generic_prefixes: set[tuple[str, str, str]] = set()
 
@@ -87,6 +89,8 @@ class YtDlpSource:
             "sleep_interval_requests": cfg.sleep_requests_s or None,
             "cachedir": False,
         }
+        if self.js_runtime:
+            params["js_runtimes"] = self.js_runtime.params()
         if self.cookies_file:
             params["cookiefile"] = self.cookies_file
         if self.proxy:

@@ -1,0 +1,62 @@
+"""Asking a video source politely, for every stage that asks it (download's media, transcribe's captions and
+audio on demand): random pauses between videos, and a circuit breaker that stops asking once the source has
+refused several requests in a row as a bot check or a rate limit (asking on keeps the address flagged)."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+# yt-dlp's words for a refusal (YouTube's "Sign in to confirm you're not a bot", any server's HTTP 429); the
+# download stage's classifier uses the same patterns
+BOT_CHECK = r"not a bot"
+RATE_LIMIT = r"http error 429|too many requests"
+BLOCKED_REASONS = {"bot_check": "a bot check (\"sign in to confirm you're not a bot\")",
+                   "rate_limited": "a rate limit (HTTP 429, too many requests)",
+                   "captions_blocked": "a block of caption requests (YouTube's IpBlocked / RequestBlocked)"}
+_BLOCKED = [(re.compile(BOT_CHECK, re.I), "bot_check"), (re.compile(RATE_LIMIT, re.I), "rate_limited")]
+
+
+def blocked_reason(message: str) -> str | None:
+    """bot_check or rate_limited when yt-dlp's message is a refusal of that kind, else None."""
+    return next((reason for pattern, reason in _BLOCKED if pattern.search(message)), None)
+
+
+def pause(least_s: float, most_s: float | None) -> float:
+    """Sleep a random time between least_s and most_s (yt-dlp's sleep_interval / max_sleep_interval)."""
+    seconds = random.uniform(least_s, max(most_s or least_s, least_s))
+    if seconds > 0:
+        time.sleep(seconds)
+    return seconds
+
+
+class CircuitBreaker:
+    """Counts consecutive refusals; open once `after` requests in a row were refused (0: never opens).
+    A stage notes every answer it gets from the source and stops asking while the breaker is open."""
+
+    def __init__(self, after: int, setting: str = "download.breaker_after"):
+        self.after, self.setting = after, setting
+        self.streak: list[str] = []  # the reasons of the current run of refusals
+
+    def note(self, reason: str | None) -> None:
+        """One answer from the source: a refusal's reason (bot_check, rate_limited, captions_blocked) lengthens
+        the streak; any other answer (a success, a private video...) ends it."""
+        if reason in BLOCKED_REASONS:
+            self.streak.append(reason)
+        elif not self.open:
+            self.streak.clear()
+
+    @property
+    def open(self) -> bool:
+        return self.after > 0 and len(self.streak) >= self.after
+
+    def message(self, stage: str, what: str, left: int, kept: int) -> str:
+        """The stage's one failure message: what happened, what was kept and left, the remedy, when to retry."""
+        kinds = " and ".join(BLOCKED_REASONS[r] for r in dict.fromkeys(self.streak))
+        return (f"{stage} stopped asking the source after {len(self.streak)} refusals in a row ({kinds}; "
+                f"{self.setting}={self.after}): {left} {what} left unasked, {kept} finished one(s) kept in the "
+                "cache. The source has flagged this address: give it a signed-in browser's cookies "
+                "(input.cookies_env) or a proxy (input.proxy_env), and/or slow down (download.sleep_interval_s), "
+                "then re-run in a few hours (a flag usually lifts within a day); the next run asks only for "
+                "what is missing")
