@@ -130,4 +130,8 @@ def test_yt_dlp_refusals_are_recognised():
     assert blocked_reason("ERROR: [youtube] abc: Sign in to confirm you\u2019re not a bot. Use --cookies") == "bot_check"
     assert blocked_reason("ERROR: [generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests") \
         == "rate_limited"
+    assert blocked_reason("ERROR: [youtube] abc: This content isn't available, try again later. The current session "
+                          "has been rate-limited by YouTube for up to an hour.") == "rate_limited"
+    assert blocked_reason("ERROR: [youtube] abc: Verify. YouTube is requiring a captcha challenge before playback") \
+        == "bot_check"
     assert blocked_reason("ERROR: [generic] x: HTTP Error 404: Not Found") is None

@@ -8,10 +8,10 @@ import random
 import re
 import time
 
-# yt-dlp's words for a refusal (YouTube's "Sign in to confirm you're not a bot", any server's HTTP 429); the
-# download stage's classifier uses the same patterns
-BOT_CHECK = r"not a bot"
-RATE_LIMIT = r"http error 429|too many requests"
+# yt-dlp's words for a refusal (YouTube's "Sign in to confirm you're not a bot" or captcha, its "This content isn't
+# available, try again later" session limit, any server's HTTP 429); the download stage's classifier uses them too
+BOT_CHECK = r"not a bot|requiring a captcha"
+RATE_LIMIT = r"http error 429|too many requests|rate-limited by youtube|content isn.t available, try again later"
 BLOCKED_REASONS = {"bot_check": "a bot check (\"sign in to confirm you're not a bot\")",
                    "rate_limited": "a rate limit (HTTP 429, too many requests)",
                    "captions_blocked": "a block of caption requests (YouTube's IpBlocked / RequestBlocked)"}
