@@ -117,9 +117,11 @@ def test_breaker_off_asks_every_video(recipe, turning):
 
 def test_breaker_counts_only_refusals_in_a_row():
     breaker = CircuitBreaker(3)
-    for reason in ("bot_check", "rate_limited", None, "bot_check", "private", "rate_limited", "bot_check"):
+    for reason in ("bot_check", "rate_limited", None, "bot_check", "private", "rate_limited", "network",
+                   "bot_check"):
         breaker.note(reason)
     assert not breaker.open  # every other answer ended the streak
+    breaker.note("network")  # no answer from the source: neither counts nor ends the streak
     breaker.note("captions_blocked")
     assert breaker.open
     breaker.note(None)  # once open it stays open for the run

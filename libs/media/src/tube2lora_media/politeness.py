@@ -15,6 +15,9 @@ RATE_LIMIT = r"http error 429|too many requests|rate-limited by youtube|content 
 BLOCKED_REASONS = {"bot_check": "a bot check (\"sign in to confirm you're not a bot\")",
                    "rate_limited": "a rate limit (HTTP 429, too many requests)",
                    "captions_blocked": "a block of caption requests (YouTube's IpBlocked / RequestBlocked)"}
+# failures that are no answer from the source (the network, an unknown error, our own media handling): they
+# neither lengthen nor end a streak of refusals
+NEUTRAL = {"network", "error", "media_error"}
 _BLOCKED = [(re.compile(BOT_CHECK, re.I), "bot_check"), (re.compile(RATE_LIMIT, re.I), "rate_limited")]
 
 
@@ -40,11 +43,11 @@ class CircuitBreaker:
         self.streak: list[str] = []  # the reasons of the current run of refusals
 
     def note(self, reason: str | None) -> None:
-        """One answer from the source: a refusal's reason (bot_check, rate_limited, captions_blocked) lengthens
-        the streak; any other answer (a success, a private video...) ends it."""
+        """One request's outcome: a refusal's reason (bot_check, rate_limited, captions_blocked) lengthens the
+        streak; a real answer (None for a success, private, not_found...) ends it; a NEUTRAL failure does neither."""
         if reason in BLOCKED_REASONS:
             self.streak.append(reason)
-        elif not self.open:
+        elif reason not in NEUTRAL and not self.open:
             self.streak.clear()
 
     @property

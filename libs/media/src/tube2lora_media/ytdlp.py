@@ -26,6 +26,10 @@ class SourceError(Exception):
     """yt-dlp could not list, extract or download; the message is yt-dlp's."""
 
 
+class NotAsked(SourceError):
+    """The source was not asked: a circuit breaker is open after it refused the requests before."""
+
+
 @dataclass(frozen=True)
 class ListingError:
     url: str  # the source, tab or playlist being listed

@@ -21,6 +21,8 @@ from youtube_transcript_api import (
 )
 from youtube_transcript_api.proxies import GenericProxyConfig
 
+from tube2lora_media.politeness import blocked_reason, pause
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.records import Segment
 
@@ -36,19 +38,26 @@ def new_session() -> requests.Session:
 
 
 class YouTubeCaptions:
-    def __init__(self, cfg: CaptionsConfig, languages: list[str], proxy: str | None = None):
+    """Paced like the download stage's media requests (its fetch settings): a random pause of
+    sleep_interval_s..max_sleep_interval_s before each video, sleep_requests_s after each HTTP request."""
+
+    def __init__(self, cfg: CaptionsConfig, languages: list[str], proxy: str | None = None,
+                 pacing: FetchSettings | None = None):
         self.cfg = cfg
         self.languages = languages
         self.proxy = proxy
+        self.pacing = pacing
+        self.slept_s = 0.0  # pauses taken, for the stage's log
 
     def settings(self) -> dict[str, Any]:
         return {"languages": self.languages, "allow_auto": self.cfg.allow_auto,
                 "library": f"{MODEL} {metadata.version('youtube-transcript-api')}"}
 
     def transcribe(self, video_id: str) -> RawTranscript:
+        session = self._session()  # after the pause before this video
         started = time.monotonic()
         proxy = GenericProxyConfig(http_url=self.proxy, https_url=self.proxy) if self.proxy else None
-        api = YouTubeTranscriptApi(proxy_config=proxy, http_client=new_session())
+        api = YouTubeTranscriptApi(proxy_config=proxy, http_client=session)
         try:
             listing = list(api.list(video_id))
             manual = {t.language_code: t for t in listing if not t.is_generated}
@@ -67,6 +76,9 @@ class YouTubeCaptions:
         except (VideoUnavailable, VideoUnplayable) as exc:
             raise Unusable("video_unavailable", str(exc).strip().splitlines()[0]) from None
         except (YouTubeRequestFailed, requests.RequestException) as exc:
+            if blocked_reason(str(exc)) == "rate_limited":  # HTTP 429: a refusal, as for media
+                raise Unusable("rate_limited", "YouTube answered caption requests with 429 Too Many Requests; "
+                               "slow down (download.sleep_interval_s)", status="failed", retryable=True) from None
             raise Unusable("network", f"caption request failed: {type(exc).__name__}", status="failed",
                            retryable=True) from None
         segments = [Segment(start=round(s.start, 3), end=round(s.start + s.duration, 3), text=" ".join(s.text.split()))
@@ -76,6 +88,17 @@ class YouTubeCaptions:
                              language=chosen.language_code, segments=segments, model=MODEL,
                              settings=self.settings(), duration=duration,
                              seconds=round(time.monotonic() - started, 3))
+
+    def _session(self) -> requests.Session:
+        session = new_session()
+        if self.pacing:
+            self.slept_s += pause(self.pacing.sleep_interval_s, self.pacing.max_sleep_interval_s)
+            if self.pacing.sleep_requests_s:
+                session.hooks["response"].append(self._after_request)
+        return session
+
+    def _after_request(self, response: requests.Response, *args, **kwargs) -> None:
+        self.slept_s += pause(self.pacing.sleep_requests_s, None)
 
     def _choose(self, manual: dict, auto: dict):
         """Creator-made captions first; automatic ones only when allowed; languages by prefix."""
