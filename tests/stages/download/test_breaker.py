@@ -129,7 +129,8 @@ def test_breaker_counts_only_refusals_in_a_row():
 
 
 def test_yt_dlp_refusals_are_recognised():
-    assert blocked_reason("ERROR: [youtube] abc: Sign in to confirm you\u2019re not a bot. Use --cookies") == "bot_check"
+    assert blocked_reason("ERROR: [youtube] abc: Sign in to confirm you\u2019re not a bot. Use --cookies") \
+        == "bot_check"
     assert blocked_reason("ERROR: [generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests") \
         == "rate_limited"
     assert blocked_reason("ERROR: [youtube] abc: This content isn't available, try again later. The current session "

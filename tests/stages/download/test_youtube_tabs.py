@@ -42,7 +42,8 @@ class YouTubeFixture:
 
     def entry(self, video_id: str, title: str, duration: float | None, live_status: str | None) -> dict:
         """A videos/streams tab entry as YoutubeTabIE._extract_video builds it."""
-        return {"_type": "url", "ie_key": "Youtube", "id": video_id, "url": f"https://www.youtube.com/watch?v={video_id}",
+        return {"_type": "url", "ie_key": "Youtube", "id": video_id,
+                "url": f"https://www.youtube.com/watch?v={video_id}",
                 "title": title, "description": None, "duration": duration, "channel_id": CHANNEL_ID,
                 "channel": CHANNEL, "channel_url": f"https://www.youtube.com/channel/{CHANNEL_ID}",
                 "uploader": CHANNEL, "uploader_id": "@fenwickfixes", "uploader_url": HOME, "thumbnails": [],
@@ -58,7 +59,8 @@ class YouTubeFixture:
         videos = [self.entry(i, t, d, None) for i, (t, d, _) in VIDEOS.items()]
         streams = [self.entry(i, t, d, s) for i, (t, d, _, s) in STREAMS.items()]
         shorts = [{"_type": "url", "ie_key": "Youtube", "id": i, "url": f"https://www.youtube.com/shorts/{i}",
-                   "title": t, "view_count": 99, "thumbnails": []} for i, (t, _) in SHORTS.items()]  # lockup: no duration
+                   "title": t, "view_count": 99, "thumbnails": []}  # a shorts lockup: no duration, no channel
+                  for i, (t, _) in SHORTS.items()]
         return {"videos": self.tab("videos", "Videos", videos), "streams": self.tab("streams", "Live", streams),
                 "shorts": self.tab("shorts", "Shorts", shorts)}
 
