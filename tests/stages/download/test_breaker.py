@@ -12,6 +12,7 @@ import pytest
 from test_download import cli, outputs
 
 from tube2lora_demo.sample_channel.server import feed_xml
+from tube2lora_download.failures import classify
 from tube2lora_media.politeness import CircuitBreaker, blocked_reason
 from tube2lora_shared.documents import FetchSettings
 
@@ -138,3 +139,9 @@ def test_yt_dlp_refusals_are_recognised():
     assert blocked_reason("ERROR: [youtube] abc: Verify. YouTube is requiring a captcha challenge before playback") \
         == "bot_check"
     assert blocked_reason("ERROR: [generic] x: HTTP Error 404: Not Found") is None
+
+
+def test_no_format_is_asked_again_now_that_a_javascript_runtime_is_installed():
+    failure = classify("ERROR: [youtube] abc: Requested format is not available. Use --list-formats for a list")
+    assert (failure.reason, failure.retryable) == ("no_format", True)
+    assert "yt-dlp-ejs" in failure.hint and "download.audio_format" in failure.hint
