@@ -52,7 +52,7 @@ def test_refused_captions_stop_the_asking_and_the_next_run_asks_only_the_rest(re
     assert asked(youtube) == 3  # the first, then two refusals: the last two videos were not asked
     errors = [line for line in capfd.readouterr().err.splitlines() if " ERROR " in line]
     assert len(errors) == 1, errors
-    for words in ("transcribe stopped asking the source after 2 refusals in a row", "IpBlocked",
+    for words in ("transcribe stopped asking the source after 2 videos in a row were refused", "IpBlocked",
                   "download.breaker_after=2", "2 video(s) left unasked", "1 finished one(s) kept",
                   "input.proxy_env", "re-run in a few hours"):
         assert words in errors[0], errors[0]

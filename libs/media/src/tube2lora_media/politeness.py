@@ -35,15 +35,15 @@ def pause(least_s: float, most_s: float | None) -> float:
 
 
 class CircuitBreaker:
-    """Counts consecutive refusals; open once `after` requests in a row were refused (0: never opens).
-    A stage notes every answer it gets from the source and stops asking while the breaker is open."""
+    """Counts consecutive refusals; open once `after` videos in a row were refused (0: never opens).
+    A stage notes each video's outcome from the source and stops asking while the breaker is open."""
 
     def __init__(self, after: int, setting: str = "download.breaker_after"):
         self.after, self.setting = after, setting
         self.streak: list[str] = []  # the reasons of the current run of refusals
 
     def note(self, reason: str | None) -> None:
-        """One request's outcome: a refusal's reason (bot_check, rate_limited, captions_blocked) lengthens the
+        """One video's outcome: a refusal's reason (bot_check, rate_limited, captions_blocked) lengthens the
         streak; a real answer (None for a success, private, not_found...) ends it; a NEUTRAL failure does neither."""
         if reason in BLOCKED_REASONS:
             self.streak.append(reason)
@@ -57,8 +57,8 @@ class CircuitBreaker:
     def message(self, stage: str, what: str, left: int, kept: int) -> str:
         """The stage's one failure message: what happened, what was kept and left, the remedy, when to retry."""
         kinds = " and ".join(BLOCKED_REASONS[r] for r in dict.fromkeys(self.streak))
-        return (f"{stage} stopped asking the source after {len(self.streak)} refusals in a row ({kinds}; "
-                f"{self.setting}={self.after}): {left} {what} left unasked, {kept} finished one(s) kept in the "
+        return (f"{stage} stopped asking the source after {len(self.streak)} videos in a row were refused "
+                f"({kinds}; {self.setting}={self.after}): {left} {what} left unasked, {kept} finished one(s) kept in the "
                 "cache. The source has flagged this address: give it a signed-in browser's cookies "
                 "(input.cookies_env) or a proxy (input.proxy_env), and/or slow down (download.sleep_interval_s), "
                 "then re-run in a few hours (a flag usually lifts within a day); the next run asks only for "

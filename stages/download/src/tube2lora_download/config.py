@@ -33,7 +33,8 @@ class DownloadConfig(Section):
     retries: int = Field(3, ge=0)  # yt-dlp's own HTTP / fragment retries
     attempts: int = Field(2, ge=1)  # tries per video for retryable failures (network, 429, bot check)
     backoff_s: float = Field(5.0, ge=0)  # base of the exponential backoff between attempts, jittered
-    # circuit breaker: after this many bot checks or rate limits in a row, stop asking and fail (0: never)
+    # circuit breaker: after this many videos in a row refused (bot check, rate limit), stop asking and fail
+    # (0: never); transcribe's caption requests follow it too (fetch_settings.json)
     breaker_after: int = Field(3, ge=0)
     socket_timeout_s: float = Field(30.0, gt=0)
     recheck_failed_after_hours: float = Field(24.0, ge=0)  # permanent failures are not re-asked sooner

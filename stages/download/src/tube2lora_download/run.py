@@ -139,14 +139,15 @@ class Downloader:
             except (SourceError, OSError) as exc:
                 failure = classify(str(exc))
                 message = short_error(str(exc))
-                self.breaker.note(failure.reason)  # every refusal counts, a retried one too
                 if failure.skip:
+                    self.breaker.note(failure.reason)
                     return self.finish(c, "skipped", reason=failure.reason)
-                if failure.retryable and attempt < self.cfg.attempts and not self.breaker.open:
+                if failure.retryable and attempt < self.cfg.attempts:
                     pause = self.cfg.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
                     self.ctx.log.info("%s: %s, retrying in %.1f s", c.safe_id, failure.reason, pause)
                     time.sleep(pause)
                     continue
+                self.breaker.note(failure.reason)  # the video's outcome, after its attempts
                 self.ctx.log.warning("%s: %s: %s (%s)", c.safe_id, failure.reason, message, failure.hint)
                 self.ctx.log.debug("%s: full error: %s", c.safe_id, exc)
                 if not failure.retryable and c.archive_id:
