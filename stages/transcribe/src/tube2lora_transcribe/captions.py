@@ -21,7 +21,7 @@ from youtube_transcript_api import (
 )
 from youtube_transcript_api.proxies import GenericProxyConfig
 
-from tube2lora_media.politeness import blocked_reason, pause
+from tube2lora_media.politeness import pause
 from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.records import Segment
@@ -47,7 +47,6 @@ class YouTubeCaptions:
         self.languages = languages
         self.proxy = proxy
         self.pacing = pacing
-        self.slept_s = 0.0  # pauses taken, for the stage's log
 
     def settings(self) -> dict[str, Any]:
         return {"languages": self.languages, "allow_auto": self.cfg.allow_auto,
@@ -68,7 +67,7 @@ class YouTubeCaptions:
             raise Unusable("captions_disabled", "the creator disabled captions on this video") from None
         except NoTranscriptFound:
             raise Unusable("no_captions", "no captions in an allowed language") from None
-        except (IpBlocked, RequestBlocked, PoTokenRequired):
+        except (IpBlocked, RequestBlocked, PoTokenRequired):  # HTTP 429 and "not a bot" included
             raise Unusable("captions_blocked", "YouTube blocks caption requests from this IP; a proxy "
                            "(input.proxy_env) helps", status="failed", retryable=True) from None
         except AgeRestricted:
@@ -76,9 +75,6 @@ class YouTubeCaptions:
         except (VideoUnavailable, VideoUnplayable) as exc:
             raise Unusable("video_unavailable", str(exc).strip().splitlines()[0]) from None
         except (YouTubeRequestFailed, requests.RequestException) as exc:
-            if blocked_reason(str(exc)) == "rate_limited":  # HTTP 429: a refusal, as for media
-                raise Unusable("rate_limited", "YouTube answered caption requests with 429 Too Many Requests; "
-                               "slow down (download.sleep_interval_s)", status="failed", retryable=True) from None
             raise Unusable("network", f"caption request failed: {type(exc).__name__}", status="failed",
                            retryable=True) from None
         segments = [Segment(start=round(s.start, 3), end=round(s.start + s.duration, 3), text=" ".join(s.text.split()))
@@ -92,13 +88,13 @@ class YouTubeCaptions:
     def _session(self) -> requests.Session:
         session = new_session()
         if self.pacing:
-            self.slept_s += pause(self.pacing.sleep_interval_s, self.pacing.max_sleep_interval_s)
+            pause(self.pacing.sleep_interval_s, self.pacing.max_sleep_interval_s)
             if self.pacing.sleep_requests_s:
                 session.hooks["response"].append(self._after_request)
         return session
 
     def _after_request(self, response: requests.Response, *args, **kwargs) -> None:
-        self.slept_s += pause(self.pacing.sleep_requests_s, None)
+        pause(self.pacing.sleep_requests_s, None)
 
     def _choose(self, manual: dict, auto: dict):
         """Creator-made captions first; automatic ones only when allowed; languages by prefix."""
