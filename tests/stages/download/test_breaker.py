@@ -127,6 +127,9 @@ def test_breaker_counts_only_refusals_in_a_row():
     assert breaker.open
     breaker.note(None)  # once open it stays open for the run
     assert breaker.open and "bot check" in breaker.message("transcribe", "video(s)", 2, 5)
+    assert "a signed-in browser's cookies (input.cookies_env)" in breaker.message("download", "video(s)", 2, 5)
+    configured = breaker.message("download", "video(s)", 2, 5, cookies=True, proxy=True)
+    assert "fresh cookies" in configured and "another proxy" in configured
 
 
 def test_yt_dlp_refusals_are_recognised():

@@ -54,12 +54,16 @@ class CircuitBreaker:
     def open(self) -> bool:
         return self.after > 0 and len(self.streak) >= self.after
 
-    def message(self, stage: str, what: str, left: int, kept: int) -> str:
-        """The stage's one failure message: what happened, what was kept and left, the remedy, when to retry."""
+    def message(self, stage: str, what: str, left: int, kept: int, cookies: bool = False,
+                proxy: bool = False) -> str:
+        """The stage's one failure message: what happened, what was kept and left, the remedy (fresh cookies or
+        another proxy when the recipe has them already), when to retry."""
         kinds = " and ".join(BLOCKED_REASONS[r] for r in dict.fromkeys(self.streak))
+        cookies_hint = ("fresh cookies from a signed-in browser (the file input.cookies_env names may have expired)"
+                        if cookies else "a signed-in browser's cookies (input.cookies_env)")
+        proxy_hint = "another proxy (input.proxy_env)" if proxy else "a proxy (input.proxy_env)"
         return (f"{stage} stopped asking the source after {len(self.streak)} videos in a row were refused "
-                f"({kinds}; {self.setting}={self.after}): {left} {what} left unasked, {kept} finished one(s) kept in the "
-                "cache. The source has flagged this address: give it a signed-in browser's cookies "
-                "(input.cookies_env) or a proxy (input.proxy_env), and/or slow down (download.sleep_interval_s), "
-                "then re-run in a few hours (a flag usually lifts within a day); the next run asks only for "
-                "what is missing")
+                f"({kinds}; {self.setting}={self.after}): {left} {what} left unasked, {kept} finished one(s) kept "
+                f"in the cache. The source has flagged this address: give it {cookies_hint} or {proxy_hint}, "
+                "and/or slow down (download.sleep_interval_s), then re-run in a few hours (a flag usually lifts "
+                "within a day); the next run asks only for what is missing")

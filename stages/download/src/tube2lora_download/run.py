@@ -82,7 +82,9 @@ class Downloader:
         write_jsonl(self.ctx.out_dir / "videos.jsonl", videos)
         if self.breaker.open:  # finished media and metadata are in the cache; the next run asks for the rest
             left = sum(v.reason == "not_attempted" for v in videos)
-            raise StageError(self.breaker.message("download", "video(s)", left, kept))
+            source = self.ctx.config.input
+            raise StageError(self.breaker.message("download", "video(s)", left, kept, bool(source.cookies_env),
+                                                  bool(source.proxy_env)))
 
     # --- discovery -----------------------------------------------------------------------------
     def discover(self, urls: list[str]) -> list[Candidate]:

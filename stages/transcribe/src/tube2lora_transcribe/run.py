@@ -101,7 +101,9 @@ class Transcription:
             return
         if self.unasked:
             kept = sum(t.status in ("success", "cached") for t in transcripts)
-            raise StageError(self.breaker.message("transcribe", "video(s)", len(self.unasked), kept))
+            source = self.ctx.config.input
+            raise StageError(self.breaker.message("transcribe", "video(s)", len(self.unasked), kept,
+                                                  bool(source.cookies_env), bool(source.proxy_env)))
         self.ctx.log.warning("YouTube refused %d caption request(s) in a row; the videos after them were not asked "
                              "for captions and were transcribed by whisper from their media",
                              len(self.breaker.streak))
