@@ -53,6 +53,23 @@ def mounts(config) -> list[tuple[Path, str]]:
     return chosen
 
 
+def cookies_file(config, env: dict[str, str]) -> str | None:
+    """The cookies file input.cookies_env names, checked: mounted at its own path, it must be absolute and exist
+    (Docker would otherwise make an empty directory there, and yt-dlp would find no cookies)."""
+    name = config.input.cookies_env
+    value = env.get(name or "")
+    if not value:
+        return None  # unset: the stage itself says so (exit 2), as with RUNNER=local
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise UsageError(f"input.cookies_env: {name} holds a relative path ({value}); RUNNER=docker mounts the file "
+                         f"at its own path, so give an absolute one (export {name}=\"$PWD/{value}\")")
+    if not path.is_file():
+        raise UsageError(f"input.cookies_env: {name} names {path}, which is not a file; export a browser's "
+                         "cookies to it (Netscape cookies.txt) or remove input.cookies_env")
+    return str(path)
+
+
 def docker_command(client: str, stage: str, config, force: bool, env: dict[str, str]) -> list[str]:
     cmd = [client, "run", "--rm", "--init", "--network", "host", "--user", f"{os.getuid()}:{os.getgid()}",
            "--workdir", str(config.path.parent)]
@@ -67,7 +84,7 @@ def docker_command(client: str, stage: str, config, force: bool, env: dict[str, 
         for name in (config.input.cookies_env, config.input.proxy_env):
             if name and name in env:
                 cmd += ["--env", name]
-        cookies = env.get(config.input.cookies_env or "")
+        cookies = cookies_file(config, env)
         if cookies:
             cmd += ["--volume", f"{cookies}:{cookies}:ro"]
     if spec.hub_models:
@@ -109,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path, _ in mounts(config):
         path.mkdir(parents=True, exist_ok=True)  # made by the engine, it would belong to root
-    cmd = docker_command(client, args.stage, config, args.force, dict(os.environ))
+    try:
+        cmd = docker_command(client, args.stage, config, args.force, dict(os.environ))
+    except UsageError as exc:
+        print(f"error: RUNNER=docker: {exc}", file=sys.stderr)
+        return 2
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     os.execvp(cmd[0], cmd)
 

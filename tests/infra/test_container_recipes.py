@@ -233,6 +233,7 @@ def test_docker_runner_passes_source_access_and_machine_settings(recipe, tmp_pat
     config = load_config(recipe(input={"urls": ["https://www.youtube.com/@x"], "cookies_env": "MY_COOKIES",
                                        "proxy_env": "MY_PROXY"}))
     cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n")
     env = {"MY_COOKIES": str(cookies), "MY_PROXY": "http://user:pw@proxy:3128", "TUBE2LORA_GPUS": "none",
            "OPENBLAS_CORETYPE": "Haswell"}
     download = run_stage.docker_command("docker", "download", config, False, env)
@@ -242,6 +243,35 @@ def test_docker_runner_passes_source_access_and_machine_settings(recipe, tmp_pat
     assert "MY_PROXY" not in filter_ and str(cookies) not in " ".join(filter_)
     for command in (download, filter_):  # a container computes as the local runner does on this machine
         assert command[command.index("OPENBLAS_CORETYPE") - 1] == "--env"
+
+
+def test_docker_runner_source_access_by_name_with_the_cookies_file_read_only(recipe, tmp_path):
+    """Both media-fetching stages get the variables by name (never their values) and the cookies file mounted
+    read-only at its own path; a cookies path Docker could not mount is a usage error naming the variable."""
+    from tube2lora_shared.config import load_config
+    from tube2lora_shared.errors import UsageError
+
+    config = load_config(recipe(input={"urls": ["https://www.youtube.com/@x"], "cookies_env": "YT_COOKIES",
+                                       "proxy_env": "YT_PROXY"}))
+    cookies = tmp_path / "secret" / "cookies.txt"
+    cookies.parent.mkdir()
+    cookies.write_text("# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tSID\tsecret-sid\n")
+    env = {"YT_COOKIES": str(cookies), "YT_PROXY": "socks5://user:hunter2@10.0.0.1:1080", "TUBE2LORA_GPUS": "none"}
+    for stage in ("download", "transcribe"):
+        command = run_stage.docker_command("docker", stage, config, False, env)
+        line = " ".join(command)
+        assert [command[command.index(n) - 1] for n in ("YT_COOKIES", "YT_PROXY")] == ["--env", "--env"]
+        assert "hunter2" not in line and "secret-sid" not in line and "YT_PROXY=" not in line
+        assert command[command.index(f"{cookies}:{cookies}:ro") - 1] == "--volume"
+        assert f"{cookies.parent}:" not in line  # the file alone, not its directory
+    unset = run_stage.docker_command("docker", "download", config, False, {"TUBE2LORA_GPUS": "none"})
+    assert "YT_COOKIES" not in unset and str(cookies) not in " ".join(unset)  # unset: the stage says so itself
+
+    for value, words in (("cookies.txt", "relative path"), (str(tmp_path / "missing.txt"), "not a file")):
+        with pytest.raises(UsageError, match=words) as refused:
+            run_stage.docker_command("docker", "download", config, False, {**env, "YT_COOKIES": value})
+        assert "input.cookies_env: YT_COOKIES" in str(refused.value)
+    assert not (tmp_path / "missing.txt").exists()
 
 
 def test_runner_docker_without_an_engine_says_how_to_start_one(recipe, tmp_path):

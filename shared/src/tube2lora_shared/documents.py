@@ -75,6 +75,8 @@ class FetchSettings(Document):
     sleep_interval_s: float
     max_sleep_interval_s: float | None
     rate_limit_bytes: int | None
+    breaker_after: int = 3  # refusals in a row (bot check, 429) after which a stage stops asking the source
+    js_runtime: str | None = None  # what solved YouTube's JavaScript challenges ("deno 2.9.8 with yt-dlp-ejs 0.8.0")
 
 
 class GeneratorCounts(BaseModel):

@@ -13,21 +13,33 @@ from tube2lora_shared.records import Video
 
 from .candidate import Candidate
 from .mediacache import MEDIA, archive_path, media_key, store, variant_of
-from .ytdlp import YtDlpSource
+from .politeness import CircuitBreaker, blocked_reason
+from .ytdlp import NotAsked, SourceError, YtDlpSource
 
 
 def fetch_audio(video: Video, settings: FetchSettings, cache: Cache, log: logging.Logger,
-                cookies_file: str | None = None, proxy: str | None = None) -> tuple[Path, str]:
-    """(path of the audio in the cache, its sha256); raises ytdlp.SourceError when it cannot be had."""
+                cookies_file: str | None = None, proxy: str | None = None,
+                breaker: CircuitBreaker | None = None) -> tuple[Path, str]:
+    """(path of the audio in the cache, its sha256); raises ytdlp.SourceError when it cannot be had (NotAsked
+    while the breaker is open; each request's answer is noted by it)."""
     variant = variant_of(settings, "audio")
     key = media_key(variant, video.archive_id or video.url)
     meta = cache.get(MEDIA, key)
     if meta is None:
+        if breaker is not None and breaker.open:
+            raise NotAsked("not asked: the source refused the requests before it (circuit breaker)")
         log.info("%s: fetching audio on demand", video.id)
         source = YtDlpSource(settings, "audio", archive_path(cache, variant), log, cookies_file, proxy)
         candidate = Candidate(url=video.url, entry={"_type": "url", "url": video.url, "ie_key": video.extractor},
                               id=video.id, archive_id=video.archive_id)
-        info, archive_id = source.extract(candidate)
-        path = source.download(info, cache.staging(MEDIA, key))
+        try:
+            info, archive_id = source.extract(candidate)
+            path = source.download(info, cache.staging(MEDIA, key))
+        except SourceError as exc:
+            if breaker is not None:
+                breaker.note(blocked_reason(str(exc)) or "error")  # not a refusal: says nothing either way
+            raise
+        if breaker is not None:
+            breaker.note(None)
         meta = store(cache, key, candidate.with_info(info, archive_id), path)
     return cache.entry_dir(MEDIA, key) / meta["file"], meta["sha256"]

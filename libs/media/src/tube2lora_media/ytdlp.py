@@ -16,6 +16,7 @@ from yt_dlp.utils import make_archive_id, unsmuggle_url
 from tube2lora_shared.documents import FetchSettings
 
 from .candidate import Candidate, upload_day
+from .jsruntime import js_runtime
 from .mediacache import Media, media_variant
 
 NESTED_URL = re.compile(r"/(videos|shorts|streams|live|playlists|podcasts|releases)/?$|[?&]list=")
@@ -23,6 +24,10 @@ NESTED_URL = re.compile(r"/(videos|shorts|streams|live|playlists|podcasts|releas
 
 class SourceError(Exception):
     """yt-dlp could not list, extract or download; the message is yt-dlp's."""
+
+
+class NotAsked(SourceError):
+    """The source was not asked: a circuit breaker is open after it refused the requests before."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class YtDlpSource:
         self.logger = _Logger(logging.getLogger("yt_dlp"))
         self.cookies_file = cookies_file
         self.proxy = proxy
+        self.js_runtime = js_runtime()  # None: yt-dlp looks for deno on PATH itself, YouTube may offer no formats
         self._ydl: yt_dlp.YoutubeDL | None = None
         self._generic_prefixes: set[tuple[str, str, str]] = set()
 
@@ -87,6 +93,8 @@ class YtDlpSource:
             "sleep_interval_requests": cfg.sleep_requests_s or None,
             "cachedir": False,
         }
+        if self.js_runtime:
+            params["js_runtimes"] = self.js_runtime.params()
         if self.cookies_file:
             params["cookiefile"] = self.cookies_file
         if self.proxy:
@@ -100,7 +108,7 @@ class YtDlpSource:
         if self._ydl is None:
             cfg = self.settings
             self.archive.parent.mkdir(parents=True, exist_ok=True)
-            self._ydl = yt_dlp.YoutubeDL(self._params(
+            self._ydl = self._youtube_dl(self._params(
                 format=self.format or "best",
                 download_archive=str(self.archive),
                 continuedl=True,
@@ -112,9 +120,13 @@ class YtDlpSource:
             ))
         return self._ydl
 
+    def _youtube_dl(self, params: dict[str, Any]) -> yt_dlp.YoutubeDL:
+        """A yt-dlp instance with these parameters and yt-dlp's own extractors (one place to make them)."""
+        return yt_dlp.YoutubeDL(params)
+
     # --- listing -------------------------------------------------------------------------------
     def list(self, url: str) -> Iterator[Candidate | ListingError]:
-        with yt_dlp.YoutubeDL(self._params(extract_flat="in_playlist", ignoreerrors=True)) as lister:
+        with self._youtube_dl(self._params(extract_flat="in_playlist", ignoreerrors=True)) as lister:
             yield from self._walk(lister, url, depth=0, shorts=False, streams=False)
 
     def _walk(self, lister: yt_dlp.YoutubeDL, url: str, depth: int, shorts: bool,
@@ -128,6 +140,10 @@ class YtDlpSource:
         if info is None:
             yield ListingError(url, self.logger.last_error or "yt-dlp returned nothing")
             return
+        yield from self._entries(lister, url, info, depth, shorts, streams)
+
+    def _entries(self, lister: yt_dlp.YoutubeDL, url: str, info: dict[str, Any], depth: int, shorts: bool,
+                 streams: bool) -> Iterator[Candidate | ListingError]:
         if info.get("_type") not in ("playlist", "multi_video"):
             yield self._candidate(lister, info, {}, shorts, streams, extracted=True)
             return
@@ -140,8 +156,11 @@ class YtDlpSource:
             entry_url = entry.get("url") or entry.get("webpage_url") or ""
             if depth < 3 and self._is_nested(entry):
                 tab = entry_url.rstrip("/").rsplit("/", 1)[-1]
-                yield from self._walk(lister, entry_url, depth + 1, shorts or tab == "shorts",
-                                      streams or tab in ("streams", "live"))
+                shorts_, streams_ = shorts or tab == "shorts", streams or tab in ("streams", "live")
+                if entry.get("_type") == "playlist" and "entries" in entry:  # a channel's tabs come listed already
+                    yield from self._entries(lister, entry_url, entry, depth + 1, shorts_, streams_)
+                else:
+                    yield from self._walk(lister, entry_url, depth + 1, shorts_, streams_)
             else:
                 yield self._candidate(lister, entry, context, shorts, streams, extracted=False)
 

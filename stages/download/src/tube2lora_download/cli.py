@@ -15,7 +15,7 @@ SPEC = StageSpec(
     fetches_media=True,
     upstream=(),
     reads=("input",),
-    libraries=("yt-dlp",),
+    libraries=("yt-dlp", "yt-dlp-ejs", "deno"),
 )
 
 main = stage_command(SPEC)

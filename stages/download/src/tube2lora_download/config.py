@@ -33,6 +33,9 @@ class DownloadConfig(Section):
     retries: int = Field(3, ge=0)  # yt-dlp's own HTTP / fragment retries
     attempts: int = Field(2, ge=1)  # tries per video for retryable failures (network, 429, bot check)
     backoff_s: float = Field(5.0, ge=0)  # base of the exponential backoff between attempts, jittered
+    # circuit breaker: after this many videos in a row refused (bot check, rate limit), stop asking and fail
+    # (0: never); transcribe's caption requests follow it too (fetch_settings.json)
+    breaker_after: int = Field(3, ge=0)
     socket_timeout_s: float = Field(30.0, gt=0)
     recheck_failed_after_hours: float = Field(24.0, ge=0)  # permanent failures are not re-asked sooner
     # cookies and proxy are source access for every stage that reaches the source: input.cookies_env, input.proxy_env
@@ -74,4 +77,4 @@ class DownloadConfig(Section):
         return FetchSettings(audio_format=self.audio_format, video_format=self.video_format, retries=self.retries,
                              socket_timeout_s=self.socket_timeout_s, sleep_requests_s=self.sleep_requests_s,
                              sleep_interval_s=self.sleep_interval_s, max_sleep_interval_s=self.max_sleep_interval_s,
-                             rate_limit_bytes=self.rate_limit_bytes)
+                             rate_limit_bytes=self.rate_limit_bytes, breaker_after=self.breaker_after)

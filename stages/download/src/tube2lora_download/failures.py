@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tube2lora_media.politeness import BOT_CHECK, RATE_LIMIT
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -15,7 +17,7 @@ class Failure:
 
 
 _RULES: list[tuple[str, Failure]] = [
-    (r"not a bot",
+    (BOT_CHECK,
      Failure("bot_check", True, "YouTube wants proof you are human: slow down (download.sleep_interval_s) "
              "or pass cookies through input.cookies_env")),
     (r"private video|video is private",
@@ -28,7 +30,7 @@ _RULES: list[tuple[str, Failure]] = [
      Failure("geo_blocked", False, "geo-blocked: a proxy in an allowed country (input.proxy_env) can help")),
     (r"live event will begin|premieres in|is upcoming|this live event|is_upcoming",
      Failure("live", False, "an upcoming stream or premiere; it is picked up once it has been published", skip=True)),
-    (r"http error 429|too many requests",
+    (RATE_LIMIT,
      Failure("rate_limited", True, "rate-limited: raise download.sleep_interval_s and retry later")),
     (r"http error 404|http error 410|video unavailable|has been removed|does not exist|no longer available"
      r"|account .* terminated",
@@ -39,7 +41,11 @@ _RULES: list[tuple[str, Failure]] = [
      r"|network is unreachable|unable to download|urlopen error|remote end closed|incompleteread",
      Failure("network", True, "a network error; the next run retries it")),
     (r"requested format is not available|no video formats",
-     Failure("no_format", False, "no format matches download.audio_format / video_format")),
+     # with a JavaScript runtime installed (deno + yt-dlp-ejs), YouTube's missing formats are mostly a challenge
+     # this yt-dlp could not solve yet (YouTube changed its player): worth asking again, not a property of the video
+     Failure("no_format", True, "no format matches download.audio_format / video_format; on YouTube usually an "
+             "unsolved JavaScript challenge: the next run asks again, and if it persists update yt-dlp and "
+             "yt-dlp-ejs (uv lock --upgrade-package yt-dlp --upgrade-package yt-dlp-ejs)")),
     (r"invalid data|ffmpeg|ffprobe|postprocessing",
      Failure("media_error", True, "the media could not be processed; check that ffmpeg is installed")),
 ]

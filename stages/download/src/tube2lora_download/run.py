@@ -26,7 +26,9 @@ from tube2lora_shared.lifecycle import StageContext
 from tube2lora_shared.records import CaptionLanguages, Video
 
 from tube2lora_media.candidate import Candidate
+from tube2lora_media.jsruntime import NO_RUNTIME_HINT
 from tube2lora_media.mediacache import MEDIA, archive_path, cached_candidate, media_key, store, variant_of
+from tube2lora_media.politeness import CircuitBreaker
 from tube2lora_media.probe import media_seconds
 from tube2lora_media.ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
 
@@ -46,8 +48,14 @@ def run(ctx: StageContext) -> None:
     variant = variant_of(settings, cfg.media_kind())
     source = YtDlpSource(settings, cfg.media_kind(), archive_path(ctx.cache, variant), ctx.log,
                          ctx.config.input.cookies_file(), ctx.config.input.proxy())
+    runtime = source.js_runtime.describe() if source.js_runtime else None
+    if runtime:
+        ctx.log.info("YouTube's JavaScript challenges are solved with %s", runtime)
+    else:
+        ctx.log.warning("%s", NO_RUNTIME_HINT)
     Downloader(ctx, source, variant).run(urls)
-    settings.write(ctx.out_dir)  # on-demand audio (transcribe) fetches the same way
+    # on-demand audio and captions (transcribe) fetch the same way
+    settings.model_copy(update={"js_runtime": runtime}).write(ctx.out_dir)
 
 
 class Downloader:
@@ -55,6 +63,7 @@ class Downloader:
         self.ctx, self.source, self.variant = ctx, source, variant
         self.cfg: DownloadConfig = ctx.section
         self.cache = ctx.cache
+        self.breaker = CircuitBreaker(self.cfg.breaker_after)
 
     def run(self, urls: list[str]) -> None:
         candidates = self.discover(urls)
@@ -65,12 +74,17 @@ class Downloader:
                 videos.append(self.finish(candidate, "skipped", reason=reason))
                 continue
             started = time.monotonic()
-            video = self.fetch(candidate)
+            video = self.unasked(candidate) if self.breaker.open else self.fetch(candidate)
             kept += video.status in ("success", "cached")
             videos.append(video)
             self.ctx.metric(id=video.id, status=video.status, reason=video.reason, bytes=video.media_bytes,
                             duration=video.duration, seconds=round(time.monotonic() - started, 3))
         write_jsonl(self.ctx.out_dir / "videos.jsonl", videos)
+        if self.breaker.open:  # finished media and metadata are in the cache; the next run asks for the rest
+            left = sum(v.reason == "not_attempted" for v in videos)
+            source = self.ctx.config.input
+            raise StageError(self.breaker.message("download", "video(s)", left, kept, bool(source.cookies_env),
+                                                  bool(source.proxy_env)))
 
     # --- discovery -----------------------------------------------------------------------------
     def discover(self, urls: list[str]) -> list[Candidate]:
@@ -121,17 +135,21 @@ class Downloader:
             return known
         for attempt in range(1, self.cfg.attempts + 1):
             try:
-                return self._fetch_fresh(c)
+                video = self._fetch_fresh(c)
+                self.breaker.note(video.reason)
+                return video
             except (SourceError, OSError) as exc:
                 failure = classify(str(exc))
                 message = short_error(str(exc))
                 if failure.skip:
+                    self.breaker.note(failure.reason)
                     return self.finish(c, "skipped", reason=failure.reason)
                 if failure.retryable and attempt < self.cfg.attempts:
                     pause = self.cfg.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
                     self.ctx.log.info("%s: %s, retrying in %.1f s", c.safe_id, failure.reason, pause)
                     time.sleep(pause)
                     continue
+                self.breaker.note(failure.reason)  # the video's outcome, after its attempts
                 self.ctx.log.warning("%s: %s: %s (%s)", c.safe_id, failure.reason, message, failure.hint)
                 self.ctx.log.debug("%s: full error: %s", c.safe_id, exc)
                 if not failure.retryable and c.archive_id:
@@ -140,6 +158,16 @@ class Downloader:
                 return self.finish(c, "failed", reason=failure.reason, error=message,
                                    retryable=failure.retryable)
         raise AssertionError("unreachable")
+
+    def unasked(self, c: Candidate) -> Video:
+        """A video met after the circuit breaker opened: what is known without a request, else not attempted."""
+        reason = skip_reason(c, self.cfg)
+        if reason:
+            return self.finish(c, "skipped", reason=reason)
+        if c.archive_id and (known := self._known(c)) is not None:
+            return known
+        return self.finish(c, "failed", reason="not_attempted", retryable=True,
+                           error="not asked: the source refused the requests before it (circuit breaker)")
 
     def _known(self, c: Candidate) -> Video | None:
         """A video this cache already has, or a permanent failure not yet due for a re-check."""

@@ -21,6 +21,8 @@ from youtube_transcript_api import (
 )
 from youtube_transcript_api.proxies import GenericProxyConfig
 
+from tube2lora_media.politeness import pause
+from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.records import Segment
 
@@ -36,19 +38,25 @@ def new_session() -> requests.Session:
 
 
 class YouTubeCaptions:
-    def __init__(self, cfg: CaptionsConfig, languages: list[str], proxy: str | None = None):
+    """Paced like the download stage's media requests (its fetch settings): a random pause of
+    sleep_interval_s..max_sleep_interval_s before each video, sleep_requests_s after each HTTP request."""
+
+    def __init__(self, cfg: CaptionsConfig, languages: list[str], proxy: str | None = None,
+                 pacing: FetchSettings | None = None):
         self.cfg = cfg
         self.languages = languages
         self.proxy = proxy
+        self.pacing = pacing
 
     def settings(self) -> dict[str, Any]:
         return {"languages": self.languages, "allow_auto": self.cfg.allow_auto,
                 "library": f"{MODEL} {metadata.version('youtube-transcript-api')}"}
 
     def transcribe(self, video_id: str) -> RawTranscript:
+        session = self._session()  # after the pause before this video
         started = time.monotonic()
         proxy = GenericProxyConfig(http_url=self.proxy, https_url=self.proxy) if self.proxy else None
-        api = YouTubeTranscriptApi(proxy_config=proxy, http_client=new_session())
+        api = YouTubeTranscriptApi(proxy_config=proxy, http_client=session)
         try:
             listing = list(api.list(video_id))
             manual = {t.language_code: t for t in listing if not t.is_generated}
@@ -59,7 +67,7 @@ class YouTubeCaptions:
             raise Unusable("captions_disabled", "the creator disabled captions on this video") from None
         except NoTranscriptFound:
             raise Unusable("no_captions", "no captions in an allowed language") from None
-        except (IpBlocked, RequestBlocked, PoTokenRequired):
+        except (IpBlocked, RequestBlocked, PoTokenRequired):  # HTTP 429 and "not a bot" included
             raise Unusable("captions_blocked", "YouTube blocks caption requests from this IP; a proxy "
                            "(input.proxy_env) helps", status="failed", retryable=True) from None
         except AgeRestricted:
@@ -76,6 +84,17 @@ class YouTubeCaptions:
                              language=chosen.language_code, segments=segments, model=MODEL,
                              settings=self.settings(), duration=duration,
                              seconds=round(time.monotonic() - started, 3))
+
+    def _session(self) -> requests.Session:
+        session = new_session()
+        if self.pacing:
+            pause(self.pacing.sleep_interval_s, self.pacing.max_sleep_interval_s)
+            if self.pacing.sleep_requests_s:
+                session.hooks["response"].append(self._after_request)
+        return session
+
+    def _after_request(self, response: requests.Response, *args, **kwargs) -> None:
+        pause(self.pacing.sleep_requests_s, None)
 
     def _choose(self, manual: dict, auto: dict):
         """Creator-made captions first; automatic ones only when allowed; languages by prefix."""

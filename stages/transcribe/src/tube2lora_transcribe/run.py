@@ -20,10 +20,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tube2lora_media.ondemand import fetch_audio
-from tube2lora_media.ytdlp import SourceError
+from tube2lora_media.politeness import CircuitBreaker
+from tube2lora_media.ytdlp import NotAsked, SourceError
 from tube2lora_shared import segmentation
 from tube2lora_shared.cache import Cache
 from tube2lora_shared.documents import FetchSettings
+from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.jsonl import read_jsonl, write_jsonl
 from tube2lora_shared.lifecycle import StageContext
@@ -47,10 +49,12 @@ def run(ctx: StageContext) -> None:
     videos = [v for v in read_jsonl(ctx.upstream["download"].dir / "videos.jsonl", Video)
               if v.status in ("success", "cached")]
     whisper = FasterWhisperTranscriber(cfg.whisper, languages, ctx.cache.root / "whisper-models", ctx.log)
-    captions = YouTubeCaptions(cfg.captions, languages, ctx.config.input.proxy())
+    pacing = FetchSettings.find(ctx.upstream["download"].dir)  # captions are asked as politely as media
+    captions = YouTubeCaptions(cfg.captions, languages, ctx.config.input.proxy(), pacing)
     diarizer = Diarizer(GE2EEncoder(), cfg.diarization, ctx.cache) if cfg.speakers != "off" else None
     stage = Transcription(ctx, cfg, whisper, captions, diarizer)
     transcripts = [stage.one(video) for video in ctx.track(videos, "videos", total=len(videos))]
+    stage.check_breaker(transcripts)
     transcripts = stage.attribute(transcripts)
     for transcript in transcripts:
         stage.publish(transcript)
@@ -66,6 +70,10 @@ class Transcription:
         self._voices: dict[str, Diarization] = {}  # per transcribed video, when its audio could be had
         self._metrics: dict[str, dict] = {}  # per video, written once the creator is decided
         self._errors: dict[str, tuple[str | None, bool]] = {}  # per given-up video: (error, retryable)
+        # YouTube refusing caption (or on-demand audio) requests N times in a row: stop asking it
+        # (a download stage older than its fetch settings: no breaker)
+        self.breaker = CircuitBreaker(captions.pacing.breaker_after if captions.pacing else 0)
+        self.unasked: list[str] = []  # videos left without a transcript because the breaker was open
 
     def one(self, video: Video) -> Transcript:
         started = time.monotonic()
@@ -81,7 +89,24 @@ class Transcription:
             transcript = self._finish(video, raw, cached, time.monotonic() - started)
             self._diarize(video, transcript)
             return transcript
+        asked = [p for p in problems if p.status == "failed" and p.reason != "not_attempted"]
+        if not asked and any(p.reason == "not_attempted" for p in problems):
+            self.unasked.append(video.id)
         return self._give_up(video, problems)
+
+    def check_breaker(self, transcripts: list[Transcript]) -> None:
+        """Fail with the breaker's one message when it left videos without a transcript (finished ones are
+        cached; the next run asks only for the rest); when whisper covered them all, say so and go on."""
+        if not self.breaker.open:
+            return
+        if self.unasked:
+            kept = sum(t.status in ("success", "cached") for t in transcripts)
+            source = self.ctx.config.input
+            raise StageError(self.breaker.message("transcribe", "video(s)", len(self.unasked), kept,
+                                                  bool(source.cookies_env), bool(source.proxy_env)))
+        self.ctx.log.warning("YouTube refused %d caption request(s) in a row; the videos after them were not asked "
+                             "for captions and were transcribed by whisper from their media",
+                             len(self.breaker.streak))
 
     # --- speakers ------------------------------------------------------------------------------
     def _diarize(self, video: Video, transcript: Transcript) -> None:
@@ -148,7 +173,20 @@ class Transcription:
             raise Unusable("not_youtube", "captions come from YouTube only")
         youtube_id = (video.archive_id or f"youtube {video.id}").split(" ", 1)[1]
         key = Cache.key("captions", youtube_id, self.captions.settings())
-        return self._cached(CAPTIONS, key, lambda: self.captions.transcribe(youtube_id))
+        return self._cached(CAPTIONS, key, lambda: self._ask_captions(youtube_id))
+
+    def _ask_captions(self, youtube_id: str) -> RawTranscript:
+        """One caption request to YouTube, unless the breaker is open; its answer is noted by the breaker."""
+        if self.breaker.open:
+            raise Unusable("not_attempted", "not asked: YouTube refused the requests before it (circuit breaker)",
+                           status="failed", retryable=True)
+        try:
+            raw = self.captions.transcribe(youtube_id)
+        except Unusable as why:
+            self.breaker.note(why.reason)
+            raise
+        self.breaker.note(None)
+        return raw
 
     def _whisper(self, video: Video) -> tuple[RawTranscript, bool]:
         media, sha256 = self._media(video)
@@ -189,7 +227,10 @@ class Transcription:
         source = self.ctx.config.input
         self._fetch = self._fetch or FetchSettings.read(self.ctx.upstream["download"].dir)
         try:
-            return fetch_audio(video, self._fetch, self.ctx.cache, self.ctx.log, source.cookies_file(), source.proxy())
+            return fetch_audio(video, self._fetch, self.ctx.cache, self.ctx.log, source.cookies_file(), source.proxy(),
+                               self.breaker)
+        except NotAsked as exc:
+            raise Unusable("not_attempted", str(exc), status="failed", retryable=True) from None
         except SourceError as exc:
             raise Unusable("no_audio_source", f"audio could not be fetched: {exc}", status="failed",
                            retryable=True) from None
