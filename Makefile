@@ -165,7 +165,7 @@ test-docker: $(SYNCED) ## run the container tier (starts its own Docker engine w
 	$(PYTHON_RUN) pytest -m docker
 
 ##@ Development
-.PHONY: sync test test-slow test-llm test-all sample sample-server help
+.PHONY: sync test test-slow test-llm test-gpu test-all sample sample-server help
 sync: $(SYNCED) ## install uv if missing and sync the workspace (.venv)
 
 $(SYNCED): uv.lock pyproject.toml shared/pyproject.toml demo/pyproject.toml $(wildcard libs/*/pyproject.toml stages/*/pyproject.toml) | $(UV)
@@ -176,13 +176,23 @@ $(SYNCED): uv.lock pyproject.toml shared/pyproject.toml demo/pyproject.toml $(wi
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
 
 test: test-deps $(SYNCED) ## run the default (hermetic) test tier (installs ffmpeg, espeak-ng and chromium when missing)
-	$(PYTHON_RUN) pytest -m "not slow and not docker and not llm"
+	$(PYTHON_RUN) pytest -m "not slow and not docker and not llm and not gpu"
 
 test-slow: test-deps $(SYNCED) ## run the slower tier (the README's make generate on the sample, end to end)
 	$(PYTHON_RUN) pytest -m slow
 
 test-llm: test-deps $(SYNCED) $(LLM_SERVER) ## run the tier against the real llama.cpp server (the finished demo, re-run)
 	$(PYTHON_RUN) pytest -m llm
+
+# The GPU tier: where torch sees a CUDA GPU, installs QLoRA's bitsandbytes and faster-whisper's CUDA 12 cuBLAS into
+# .venv (the qlora and cuda extras) and runs the `gpu` tests, printing their figures (`gpu:` lines; also as JSON lines
+# into TUBE2LORA_GPU_REPORT when set); elsewhere one line says why it was skipped.
+test-gpu: test-deps $(SYNCED) ## run the GPU tier where a CUDA GPU is (CUDA extras installed for it); one line where none is
+	@if $(PYTHON_RUN) python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+	  $(UV) sync --all-packages --frozen --extra qlora --extra cuda && $(PYTHON_RUN) pytest -m gpu -s -rs; \
+	else \
+	  echo "test-gpu: skipped, no GPU found ($$($(PYTHON_RUN) python -c 'from tube2lora_models.preflight import why_no_gpu; print(why_no_gpu())'))"; \
+	fi
 
 test-all: test-deps $(SYNCED) $(LLM_SERVER) ## run every tier
 	$(PYTHON_RUN) pytest
