@@ -9,6 +9,7 @@ import pytest
 from generate_dir import passages, publish_generate
 
 from tube2lora_models import preflight
+from tube2lora_shared import nvidia
 from tube2lora_shared.config import load_config
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.lifecycle import run_stage
@@ -55,10 +56,10 @@ def test_an_old_driver_is_named_with_the_cuda_version_torch_needs(tmp_path, monk
     version = tmp_path / "version"
     version.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.82.01  Wed Oct 27 21:21:55 UTC 2021\n"
                        "GCC version:  gcc version 9.3.0\n")
-    monkeypatch.setattr(preflight, "DRIVER_FILE", version)
-    assert preflight.nvidia_driver() == "470.82.01"
+    monkeypatch.setattr(nvidia, "DRIVER_FILE", version)
+    assert nvidia.nvidia_driver() == "470.82.01"
     assert preflight.why_no_gpu().startswith(f"the NVIDIA driver 470.82.01 does not run this torch's CUDA "
                                              f"{torch.version.cuda}")
-    monkeypatch.setattr(preflight, "DRIVER_FILE", tmp_path / "absent")
+    monkeypatch.setattr(nvidia, "DRIVER_FILE", tmp_path / "absent")
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi either
-    assert preflight.nvidia_driver() is None and preflight.why_no_gpu() == "no NVIDIA GPU or driver was found"
+    assert nvidia.nvidia_driver() is None and preflight.why_no_gpu() == "no NVIDIA GPU or driver was found"

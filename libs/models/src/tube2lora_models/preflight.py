@@ -9,32 +9,11 @@ this torch's CUDA) instead of a silent day of fp32 training.
 from __future__ import annotations
 
 import logging
-import subprocess
-from pathlib import Path
 
 from tube2lora_shared.errors import UsageError
+from tube2lora_shared.nvidia import nvidia_driver
 
 from .loading import Placement, placement
-
-DRIVER_FILE = Path("/proc/driver/nvidia/version")
-
-
-def nvidia_driver() -> str | None:
-    """The NVIDIA kernel driver's version, when one is loaded (read from /proc, else nvidia-smi), or None."""
-    try:
-        text = DRIVER_FILE.read_text()
-        for word in text.split():
-            if word[:1].isdigit() and word.count(".") >= 1:
-                return word
-    except OSError:
-        pass
-    try:
-        done = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=20)
-        return done.stdout.split()[0] if done.returncode == 0 and done.stdout.split() else None
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
 
 def why_no_gpu() -> str:
     """Why torch sees no usable GPU on this machine, in words."""
