@@ -103,7 +103,7 @@ def status(config_path: Path) -> None:
                       (entry.get("last_error") or "")[:120])
     out.print(table, soft_wrap=False)
     for line in _freshness_lines(config_path, run):
-        out.print(line, soft_wrap=True)
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     usage: dict[str, float] = {}
     for stage in stage_names():
         manifest = read_manifest(run.stage_dir(stage))
