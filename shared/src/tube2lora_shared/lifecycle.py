@@ -279,7 +279,7 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
         raise StageError(message) from None
 
     if ctx.kept is not None:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(run.tmp, ignore_errors=True)  # the staging, published nowhere; we hold the lock
         looked = {"refreshed_at": now_iso()} if ctx.kept.looked else {}
         run.update_stage(spec.name, status="succeeded", last_error=None, **looked)
         log.info("%s: %s; the published output stays as it is in run %s", spec.name, ctx.kept.why, run.id)
