@@ -77,6 +77,8 @@ def freshness(run: RunDir, cfg: DownloadConfig) -> Freshness:
         return Freshness(f"{note}; listed again only with FORCE=1 (download.relist_after_hours: null)")
     if record is not None and record.sources and all(s.single for s in record.sources):
         return Freshness(f"{note}; single videos only: never listed again")
+    if hours == 0:
+        return Freshness(note, due="download.relist_after_hours is 0: every run lists again")
     age = (datetime.now(timezone.utc) - _time(last)).total_seconds() / 3600
     if age < hours:
         return Freshness(f"{note}; listed again after {hours:g} h (download.relist_after_hours)")
