@@ -13,13 +13,13 @@ from tube2lora_demo.fake_llm import FakeOpenAI
 from tube2lora_shared.config import load_config
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.manifest import read_manifest
-from tube2lora_shared.pipeline import spec_of
+from tube2lora_shared.pipeline import spec_of, stage_names
 from tube2lora_shared.rundir import RunDir
 
-from test_sample_job import absolute_files
+from test_sample_job import absolute_files, needed_by
 
 pytestmark = pytest.mark.slow
-CHAIN = ["download", "transcribe", "normalize", "analyze", "filter", "generate"]
+CHAIN = [stage for stage in stage_names() if stage in needed_by("generate")]
 
 
 def test_a_new_upload_costs_only_its_own_llm_calls(tmp_path):
