@@ -51,7 +51,11 @@ ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
     $(error RUNNER=$(RUNNER) is unknown; use RUNNER=local or RUNNER=docker)
   endif
   _ := $(shell $(MAKE) --no-print-directory -s $(SYNCED) 2>&1 | grep -v 'is up to date' >&2)
-  RUN_DIR := $(shell $(PYTHON_RUN) tube2lora run-dir --config $(CONFIG))
+  # the run directory, then the finished stages whose listing is old (download.relist_after_hours; files only,
+  # no network): Make runs those again, they list again and keep what they published when nothing is new
+  RUN_INFO := $(shell $(PYTHON_RUN) tube2lora run-dir --due --config $(CONFIG))
+  RUN_DIR := $(firstword $(RUN_INFO))
+  DUE := $(wordlist 2,$(words $(RUN_INFO)),$(RUN_INFO))
   ifeq ($(RUN_DIR),)
     $(error cannot use CONFIG=$(CONFIG); see the error above)
   endif
@@ -69,7 +73,7 @@ endif
 define STAGE_RULES
 .PHONY: $(1)
 $(1): $(RUN_DIR)/stages/$(1)/manifest.json
-$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(foreach up,$(2),$(RUN_DIR)/stages/$(up)/manifest.json) $(wildcard stages/$(1)/src/*/*.py) $(if $(call forced,$(1)),.force) | $(SYNCED) $(if $(LLAMA_NEEDED),$(LLM_SERVER))
+$(RUN_DIR)/stages/$(1)/manifest.json: $(CONFIG) $(foreach up,$(2),$(RUN_DIR)/stages/$(up)/manifest.json) $(wildcard stages/$(1)/src/*/*.py) $(if $(call forced,$(1))$(filter $(1),$(DUE)),.force) | $(SYNCED) $(if $(LLAMA_NEEDED),$(LLM_SERVER))
 	$(call serve_wrap,$(1),$(filter $(1),$(LLM_STAGES))) $(call RUN_STAGE,$(1))
 endef
 $(foreach stage,$(STAGES),$(eval $(call STAGE_RULES,$(stage),$(UPSTREAM_$(stage)))))

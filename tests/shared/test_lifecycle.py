@@ -184,3 +184,34 @@ def test_edited_stage_sources_rerun_it(tmp_path, monkeypatch):
     from tube2lora_shared.pipeline import spec_of
 
     assert "tube2lora-generate 0.1.0 (sources " in lifecycle.code_version(spec_of("generate"))
+
+
+def test_a_due_look_that_finds_nothing_new_keeps_the_published_output(recipe):
+    """A stage with a freshness check (download's listing): due, it runs again; keep_published() leaves the
+    manifest's content and mtime as they were (Make runs nothing downstream) and notes the time in run.json."""
+    from tube2lora_shared.pipeline import Freshness
+
+    calls, due = [], {"now": None}
+
+    def run(ctx):
+        calls.append(ctx.refresh)
+        if ctx.refresh:
+            return ctx.keep_published("the same listing")
+        write_jsonl(ctx.out_dir / "videos.jsonl", [])
+
+    spec = StageSpec(name="download", package="tube2lora-shared", section=ToySection, run=run,
+                     freshness=lambda run_dir, section: Freshness("listed", due["now"]))
+    path = recipe(download={"items": 1})
+    assert run_stage(spec, path) == 0
+    run_dir = RunDir.for_config(load_config(path))
+    manifest = run_dir.stage_dir("download") / "manifest.json"
+    os.utime(manifest, (1_000_000, 1_000_000))
+    before = (manifest.read_bytes(), manifest.stat().st_mtime_ns)
+    assert run_stage(spec, path) == 0 and calls == [None]  # not due: current, as always
+    os.utime(manifest, (1_000_000, 1_000_000))
+    due["now"] = "the listing is 30 h old"
+    assert run_stage(spec, path) == 0 and calls == [None, "the listing is 30 h old"]
+    assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before
+    status = json.loads(run_dir.run_json.read_text())["stages"]["download"]
+    assert status["status"] == "succeeded" and "refreshed_at" in status
+    assert not run_dir.tmp.exists()

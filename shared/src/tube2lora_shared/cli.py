@@ -2,6 +2,7 @@
 
     tube2lora status --config configs/sample.yaml    stages, counts, durations, errors
     tube2lora run-dir --config configs/sample.yaml   the run directory (Make computes targets with it)
+    tube2lora run-dir --due --config FILE            ...and, on a second line, the stages due to look again (Make)
     tube2lora summary --config configs/sample.yaml   where the adapter, datasets and report are; headline numbers
     tube2lora stages [--make | --json]               the stage graph the installed stage packages declare
     tube2lora chat --config configs/demo.yaml        talk to the exported adapter (/base compares, /quit leaves)
@@ -22,6 +23,7 @@ from rich.table import Table
 from .config import load_config
 from .errors import StageError, UsageError
 from rich.console import Console
+from .lifecycle import due_stages
 from .manifest import read_manifest
 from .pipeline import describe, make_include, stage_names, stages
 from .rundir import RunDir
@@ -59,9 +61,19 @@ def main() -> None:
 
 @main.command("run-dir")
 @CONFIG_OPTION
-def run_dir(config_path: Path) -> None:
+@click.option("--due", is_flag=True, help="Then, on a second line, the finished stages whose look at the outside "
+              "world is old (a listing older than download.relist_after_hours): Make runs them. No network.")
+def run_dir(config_path: Path, due: bool) -> None:
     """Print the run directory this config maps to (nothing is created)."""
-    click.echo(_run_dir(config_path).root)
+    try:
+        config = load_config(config_path)
+    except UsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    run = RunDir.for_config(config)
+    click.echo(run.root)
+    if due:
+        click.echo(" ".join(due_stages(config, run)))
 
 
 @main.command()
@@ -90,6 +102,8 @@ def status(config_path: Path) -> None:
                       f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
                       (entry.get("last_error") or "")[:120])
     out.print(table, soft_wrap=False)
+    for line in _freshness_lines(config_path, run):
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     usage: dict[str, float] = {}
     for stage in stage_names():
         manifest = read_manifest(run.stage_dir(stage))
@@ -101,6 +115,23 @@ def status(config_path: Path) -> None:
                   f"{usage.get('completion_tokens', 0):.0f} completion tokens, {usage.get('cache_hits', 0):.0f} "
                   f"answers from the cache{cost}")
     out.print(f"run directory: {run.root}")
+
+
+def _freshness_lines(config_path: Path, run: RunDir) -> list[str]:
+    """What the finished stages that look at the outside world saw, and when (download's listing)."""
+    config, lines = load_config(config_path), []
+    for stage, spec in stages().items():
+        if not spec.freshness or read_manifest(run.stage_dir(stage)) is None:
+            continue
+        try:
+            fresh = spec.check_freshness(run, config.section(stage, spec.section))
+        except (StageError, UsageError, OSError, ValueError) as exc:
+            lines.append(f"{stage}: its record could not be read ({exc}); the next run looks again")
+            continue
+        if fresh:
+            lines.append(f"{stage}: {fresh.note}" + (f"; due: {fresh.due}, the next `make` looks again"
+                                                     if fresh.due else ""))
+    return lines
 
 
 @main.command()

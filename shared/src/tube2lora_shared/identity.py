@@ -18,7 +18,9 @@ from .hashing import sha256_json
 # input hash (like `paths`, and the endpoint URL that `llm.base_url_env` names: only the name counts).
 OPERATIONAL = {"llm": ("concurrency", "timeout_s", "max_attempts", "backoff_s", "max_backoff_s", "budget"),
                # which interpreter runs llama.cpp for the check; where `tube2lora publish` uploads the result
-               "export": ("llama_cpp_python", "hub_repo", "hub_token_env")}
+               "export": ("llama_cpp_python", "hub_repo", "hub_token_env"),
+               # how often a channel is listed again: a new listing changes the output only when it differs
+               "download": ("relist_after_hours",)}
 
 
 def identity_document(config: Config) -> dict[str, Any]:

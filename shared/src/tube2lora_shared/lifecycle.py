@@ -5,6 +5,10 @@ manifests, decides whether anything changed (input hash = config slice + upstrea
 code version), runs the stage into a staging directory under `<run>/.tmp/`, applies the failure policy,
 and publishes atomically: artifacts first, then the stage directory whose `manifest.json` was written
 last. A stage that fails publishes nothing; its finished item work stays in the cross-run cache.
+
+A stage whose output is a look at the outside world (download's channel listing) declares its freshness: once that
+look is due, the finished stage runs again (`ctx.refresh` says why); when it finds nothing new it keeps what is
+published (`ctx.keep_published`), manifest and mtime untouched, so nothing downstream runs.
 """
 
 from __future__ import annotations
@@ -32,12 +36,18 @@ from .llm import LLMClient
 from .lock import RunLock
 from .logs import setup_logging
 from .manifest import MANIFEST, ItemStatus, Manifest, describe_outputs, manifest_json, read_manifest
-from .pipeline import StageSpec
+from .pipeline import StageSpec, stages
 from .progress import track
 from .rundir import RunDir, now_iso
 
 T = TypeVar("T")
 EPOCH = 0  # mtime given to a manifest with retryable failures, so Make runs the stage again
+
+
+@dataclass(frozen=True)
+class Kept:
+    why: str
+    looked: bool
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class StageContext:
 
     def __init__(self, spec: StageSpec, config: Config, section: Any, run: RunDir, cache: Cache,
                  staging: Path, upstream: dict[str, Upstream], force: bool, retry_failed: bool,
-                 log: logging.Logger, estimate: bool = False, input_hash: str = ""):
+                 log: logging.Logger, estimate: bool = False, input_hash: str = "", refresh: str | None = None):
         self.spec = spec
         self.config = config
         self.section = section
@@ -65,6 +75,8 @@ class StageContext:
         self.retry_failed = retry_failed
         self.estimate = estimate  # count what would be asked of the LLM, spend nothing, publish nothing
         self.input_hash = input_hash  # what this stage's output is a function of (keys resumable work)
+        self.refresh = refresh  # why a finished, current stage looks at the outside world again, or None
+        self.kept: Kept | None = None  # set by keep_published(): publish nothing
         self.log = log
         self.items: dict[str, ItemStatus] = {}
         self.counts: Counter[str] = Counter()
@@ -81,6 +93,11 @@ class StageContext:
             self.counts[f"dropped_{reason}"] += 1
         elif status == "failed" and reason:
             self.counts[f"failed_{reason}"] += 1
+
+    def keep_published(self, why: str, looked: bool = True) -> None:
+        """A refresh found nothing new (or could not look: `looked` False, so the next run looks again): the
+        published output stays as it is, manifest and mtime untouched, so Make runs nothing downstream."""
+        self.kept = Kept(why, looked)
 
     def metric(self, **row: Any) -> None:
         append_jsonl(self.out_dir / "metrics.jsonl", row)
@@ -184,6 +201,25 @@ def _inputs(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> d
     return found
 
 
+def refresh_due(spec: StageSpec, section: Any, run: RunDir) -> str | None:
+    """Why a finished stage must look at the outside world again now, or None; reads files only."""
+    try:
+        found = spec.check_freshness(run, section)
+    except (StageError, UsageError, OSError, ValueError) as exc:  # an unreadable record: looking again repairs it
+        return f"its freshness record could not be read ({exc})"
+    return found.due if found else None
+
+
+def due_stages(config: Config, run: RunDir) -> list[str]:
+    """The finished stages whose look at the outside world is due (Make runs them: `tube2lora run-dir --due`)."""
+    due = []
+    for name, spec in stages().items():
+        if spec.freshness and read_manifest(run.stage_dir(name)) is not None:
+            if refresh_due(spec, config.section(name, spec.section), run):
+                due.append(name)
+    return due
+
+
 def _is_current(previous: Manifest | None, input_hash: str, force: bool, retry_failed: bool) -> bool:
     return bool(previous and previous.input_hash == input_hash and not force and not retry_failed
                 and not previous.retryable())
@@ -209,15 +245,19 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     input_hash = inputs["input_hash"]
 
     previous = read_manifest(run.stage_dir(spec.name))
+    refresh = None
     if _is_current(previous, input_hash, force, retry_failed):
-        os.utime(run.stage_dir(spec.name) / MANIFEST)  # tell Make it is current
-        log.info("%s is current in run %s; nothing to do (--force redoes it)", spec.name, run.id)
-        return 0
+        refresh = None if estimate else refresh_due(spec, section, run)
+        if refresh is None:
+            os.utime(run.stage_dir(spec.name) / MANIFEST)  # tell Make it is current
+            log.info("%s is current in run %s; nothing to do (--force redoes it)", spec.name, run.id)
+            return 0
+        log.info("%s: %s; looking again", spec.name, refresh)
 
     shutil.rmtree(run.tmp, ignore_errors=True)  # leftovers of a killed run; we hold the lock
     staging = run.tmp / f"{spec.name}-{os.getpid()}"
     ctx = StageContext(spec, config, section, run, Cache(config.cache_dir), staging, upstream, force,
-                       retry_failed, log, estimate, input_hash)
+                       retry_failed, log, estimate, input_hash, refresh)
     if estimate:
         return _estimate(ctx, staging)
     ctx.spent_before, spent_here = run_spent(run, spec.name)  # every attempt's spending counts, a failed one too
@@ -226,7 +266,8 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
     log.info("%s: starting in run %s", spec.name, run.id)
     try:
         spec.execute(ctx)
-        _check_failure_policy(ctx, config)
+        if ctx.kept is None:  # a kept output is judged as it was published
+            _check_failure_policy(ctx, config)
     except BaseException as exc:
         message = _failure_message(spec, exc, run)
         run.update_stage(spec.name, status="failed", counts=dict(ctx.counts), last_error=message,
@@ -241,6 +282,12 @@ def _run_locked(spec: StageSpec, config: Config, section: Any, run: RunDir, forc
             log.debug("traceback", exc_info=exc)
         raise StageError(message) from None
 
+    if ctx.kept is not None:
+        shutil.rmtree(run.tmp, ignore_errors=True)  # the staging, published nowhere; we hold the lock
+        looked = {"refreshed_at": now_iso()} if ctx.kept.looked else {}
+        run.update_stage(spec.name, status="succeeded", last_error=None, **looked)
+        log.info("%s: %s; the published output stays as it is in run %s", spec.name, ctx.kept.why, run.id)
+        return 0
     outputs, output_hash = describe_outputs(ctx.out_dir)
     seconds = round(time.monotonic() - clock, 3)
     manifest = Manifest(

@@ -37,6 +37,14 @@ IMAGE_STAGE_ENV = "TUBE2LORA_IMAGE_STAGE"
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How old a finished stage's look at the outside world is; read from its files only (no network)."""
+
+    note: str  # for `tube2lora status`: "listed 2026-12-01 10:00 UTC: 12 videos from 1 source"
+    due: str | None = None  # why it must look again now ("the listing is 26 h old ..."), or None
+
+
+@dataclass(frozen=True)
 class StageSpec:
     """One stage's declaration: what it is called, what it reads, what it needs."""
 
@@ -60,12 +68,18 @@ class StageSpec:
     # RunDir and the command's options as keywords); one stage at most declares it
     chat: Callable[..., int] | str | None = None
     publish: Callable[..., int] | str | None = None  # likewise `tube2lora publish` (to the Hugging Face Hub)
+    # A stage whose output is a look at the outside world that ages (a channel's listing): "module:function" given
+    # the RunDir and its config section, returning a Freshness; a finished stage whose look is due runs again
+    freshness: Callable[..., "Freshness"] | str | None = None
 
     def execute(self, ctx: "StageContext") -> None:
         _resolve(self.run)(ctx)
 
     def summary_lines(self, run: "RunDir", manifest: "Manifest") -> list[str]:
         return _resolve(self.summary)(run, manifest) if self.summary else []
+
+    def check_freshness(self, run: "RunDir", section: BaseModel) -> "Freshness | None":
+        return _resolve(self.freshness)(run, section) if self.freshness else None
 
     def open_chat(self, run: "RunDir", **options: Any) -> int:
         return _resolve(self.chat)(run, **options)

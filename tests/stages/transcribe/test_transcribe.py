@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes.media_host import FakeMediaHost
 from harness import publish_download, video
 
 from tube2lora_demo.sample_channel.render import load_channel
@@ -100,36 +101,46 @@ def test_an_unrelated_change_retranscribes_nothing(sample, sample_channel):
 
 
 def test_bad_media_fail_or_skip_alone_and_only_failures_are_retried(recipe, media_samples):
+    """Damaged media is fetched once more from the source (here a loopback host): `corrupt` comes back the same
+    (a permanent failure), `empty` comes back whole (transcribed)."""
     path = recipe(pipeline={"max_failure_rate": 0.9}, transcribe={"prefer": "whisper"})
-    items = [(video(name, extractor="Generic"), media_samples / f"{name}.opus")
-             for name in ("good", "silent", "corrupt", "truncated", "empty")]
-    items.append((video("missing", extractor="Generic"), media_samples / "good.opus"))
-    publish_download(path, items)
-    run = RunDir.for_config(load_config(path))
-    missing = run.root / "artifacts" / "download" / "missing.opus"
-    missing.unlink()
+    names = ("good", "silent", "corrupt", "truncated", "empty")
+    served = {f"{name}.opus": (media_samples / f"{name}.opus").read_bytes() for name in names}
+    served["empty.opus"] = served["good.opus"]
+    with FakeMediaHost(served, content_type="audio/ogg") as host:
+        items = [(video(name, extractor="Generic").model_copy(update={"url": host.url(f"{name}.opus"),
+                                                                      "archive_id": f"generic {name}"}),
+                  media_samples / f"{name}.opus") for name in names]
+        items.append((video("missing", extractor="Generic"), media_samples / "good.opus"))
+        publish_download(path, items)
+        run = RunDir.for_config(load_config(path))
+        missing = run.root / "artifacts" / "download" / "missing.opus"
+        missing.unlink()
 
-    assert run_stage(TRANSCRIBE, path) == 0
-    _, manifest, t = outputs(path)
-    assert t["good"].status == "success" and "wipe the outside" in t["good"].text.lower()
-    assert (t["silent"].status, t["silent"].reason, t["silent"].segments) == ("skipped", "no_speech", [])
-    assert (t["corrupt"].status, t["corrupt"].reason) == ("failed", "corrupt_media")
-    assert (t["empty"].status, t["empty"].reason) == ("failed", "corrupt_media")
-    assert (t["missing"].status, t["missing"].reason) == ("failed", "missing_media")
-    assert "make download FORCE=1" in t["missing"].error
-    assert t["truncated"].status in ("success", "failed")  # a cut-off file: what was there, or a clear error
-    assert (run.stage_dir("transcribe") / "manifest.json").stat().st_mtime == 0  # Make will retry
+        assert run_stage(TRANSCRIBE, path) == 0
+        _, manifest, t = outputs(path)
+        assert t["good"].status == "success" and "wipe the outside" in t["good"].text.lower()
+        assert (t["silent"].status, t["silent"].reason, t["silent"].segments) == ("skipped", "no_speech", [])
+        assert (t["corrupt"].status, t["corrupt"].reason) == ("failed", "corrupt_media")
+        assert "fetched again: the same bytes" in t["corrupt"].error and host.gets["corrupt.opus"] == 2
+        assert t["empty"].status in ("success", "cached")  # fetched again: good.opus's bytes, maybe already cached
+        assert (t["missing"].status, t["missing"].reason) == ("failed", "missing_media")
+        assert "make download FORCE=1" in t["missing"].error
+        assert t["truncated"].status in ("success", "failed")  # a cut-off file: what was there, or a clear error
+        assert (run.stage_dir("transcribe") / "manifest.json").stat().st_mtime == 0  # Make will retry
 
-    shutil.copyfile(media_samples / "good.opus", missing)
-    assert run_stage(TRANSCRIBE, path) == 0
-    _, manifest, t = outputs(path)
-    assert t["good"].status == "cached" and t["silent"].status == "skipped"
-    assert t["missing"].status == "cached"  # the same bytes as good.opus: already in the cache
-    assert t["corrupt"].status == "failed" and "make download FORCE=1" in t["corrupt"].error
-    assert read_manifest(run.stage_dir("transcribe")).counts["cached"] >= 1
-    assert (run.stage_dir("transcribe") / "manifest.json").stat().st_mtime > 0  # corrupt files are not retried:
-    assert run_stage(TRANSCRIBE, path) == 0  # the same bytes would not decode next time, so Make is done
-    assert "transcribe is current" in run.log_file.read_text().splitlines()[-1]
+        shutil.copyfile(media_samples / "good.opus", missing)
+        assert run_stage(TRANSCRIBE, path) == 0
+        _, manifest, t = outputs(path)
+        assert t["good"].status == "cached" and t["silent"].status == "skipped"
+        assert t["missing"].status == "cached"  # the same bytes as good.opus: already in the cache
+        assert t["corrupt"].status == "failed" and "the source's file is damaged" in t["corrupt"].error
+        assert host.gets["corrupt.opus"] == 2  # remembered: not fetched again
+        assert t["empty"].status == "cached"
+        assert read_manifest(run.stage_dir("transcribe")).counts["cached"] >= 1
+        assert (run.stage_dir("transcribe") / "manifest.json").stat().st_mtime > 0  # corrupt files are not retried:
+        assert run_stage(TRANSCRIBE, path) == 0  # the same bytes would not decode next time, so Make is done
+        assert "transcribe is current" in run.log_file.read_text().splitlines()[-1]
 
 
 def test_whisper_rejects_a_language_not_allowed(recipe, media_samples):

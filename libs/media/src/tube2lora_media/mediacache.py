@@ -55,3 +55,16 @@ def store(cache: Cache, key: str, c: Candidate, media: Path | None) -> dict[str,
 
 def cached_candidate(meta: dict[str, Any]) -> Candidate:
     return Candidate(url=meta["url"], entry={}, **meta["candidate"])
+
+
+def drop_damaged(cache: Cache, settings: FetchSettings, archive_id: str, sha256: str) -> bool:
+    """Forget a cached media file found damaged (it does not decode), so the next fetch asks the source again.
+    Only an entry holding exactly those bytes is dropped (a copy fetched since stays); True when one was.
+    A run directory's hard link to the file keeps what that run published."""
+    for media in ("audio", "video"):
+        key = media_key(variant_of(settings, media), archive_id)
+        meta = cache.get(MEDIA, key)
+        if meta and meta.get("sha256") == sha256:
+            cache.drop(MEDIA, key)
+            return True
+    return False

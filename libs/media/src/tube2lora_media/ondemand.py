@@ -1,6 +1,6 @@
 """Audio on demand, for a stage that finds a video without media (download ran with media none/auto
-and captions fell through): fetched the way the download stage fetches (its FetchSettings), into the
-same media-cache entry."""
+and captions fell through), or whose media turned out damaged: fetched the way the download stage fetches
+(its FetchSettings), into the same media-cache entry."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.records import Video
 
 from .candidate import Candidate
-from .mediacache import MEDIA, archive_path, media_key, store, variant_of
+from .mediacache import MEDIA, archive_path, drop_damaged, media_key, store, variant_of
 from .politeness import CircuitBreaker, blocked_reason
 from .ytdlp import NotAsked, SourceError, YtDlpSource
 
@@ -43,3 +43,13 @@ def fetch_audio(video: Video, settings: FetchSettings, cache: Cache, log: loggin
             breaker.note(None)
         meta = store(cache, key, candidate.with_info(info, archive_id), path)
     return cache.entry_dir(MEDIA, key) / meta["file"], meta["sha256"]
+
+
+def fetch_again(video: Video, damaged_sha256: str, settings: FetchSettings, cache: Cache, log: logging.Logger,
+                cookies_file: str | None = None, proxy: str | None = None,
+                breaker: CircuitBreaker | None = None) -> tuple[Path, str]:
+    """The video's audio once more, its cached copy with `damaged_sha256` (which does not decode) dropped first, so
+    the source is asked again; a copy fetched since, already in the cache, is used as it is."""
+    if drop_damaged(cache, settings, video.archive_id or video.url, damaged_sha256):
+        log.info("%s: its media does not decode; dropped from the cache, fetching it again", video.id)
+    return fetch_audio(video, settings, cache, log, cookies_file, proxy, breaker)

@@ -11,6 +11,7 @@ SPEC = StageSpec(
     section=DownloadConfig,
     run="tube2lora_download.run:run",
     summary="tube2lora_download.summary:lines",
+    freshness="tube2lora_download.listing:freshness",
     description="fetch the channel's media and metadata with yt-dlp",
     fetches_media=True,
     upstream=(),

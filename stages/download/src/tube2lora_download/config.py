@@ -38,6 +38,9 @@ class DownloadConfig(Section):
     breaker_after: int = Field(3, ge=0)
     socket_timeout_s: float = Field(30.0, gt=0)
     recheck_failed_after_hours: float = Field(24.0, ge=0)  # permanent failures are not re-asked sooner
+    # a finished listing older than this is listed again by the next run (Make too): new uploads come in, and an
+    # identical listing changes nothing; 0: every run; null: only with --force (FORCE=1). Not part of the run id
+    relist_after_hours: float | None = Field(24.0, ge=0)
     # cookies and proxy are source access for every stage that reaches the source: input.cookies_env, input.proxy_env
 
     @model_validator(mode="before")

@@ -1,8 +1,10 @@
 """The download stage's orchestration: list sources, filter, reuse the cache, fetch what is new.
 
 Reads the `input` section (URLs and the URL file, cookies and proxy), writes `stages/download/videos.jsonl`
-(every listed video with its status), `metrics.jsonl`, `fetch_settings.json` (how media was fetched) and
-the media under `artifacts/download/`, hard-linked from the cross-run cache. Cache namespaces:
+(every listed video with its status), `listing.json` (what the sources listed, and when), `metrics.jsonl`,
+`fetch_settings.json` (how media was fetched) and the media under `artifacts/download/`, hard-linked from the
+cross-run cache. A finished stage whose listing is old (download.relist_after_hours) lists again and keeps what it
+published when the listing is the same (listing.py). Cache namespaces:
     download/media     one entry per (media variant, video): the file and its metadata
     download/failures  permanent failures (private, removed...), not re-asked for a while
     download/urls      single-video URLs already resolved to an id, so a re-run makes no request
@@ -34,6 +36,7 @@ from tube2lora_media.ytdlp import ListingError, SourceError, VideoSource, YtDlpS
 
 from .config import DownloadConfig
 from .failures import classify, short_error
+from .listing import ListingRecord, show_time
 from .selection import iso_day, skip_reason
 
 FAILURES, URLS = "download/failures", "download/urls"
@@ -66,7 +69,12 @@ class Downloader:
         self.breaker = CircuitBreaker(self.cfg.breaker_after)
 
     def run(self, urls: list[str]) -> None:
-        candidates = self.discover(urls)
+        candidates, listing = self.discover(urls)
+        if self.ctx.refresh and self._nothing_new(listing):
+            return
+        if not candidates and len(listing.failed()) == len(urls):
+            raise StageError(f"no videos could be listed from {len(urls)} source(s) in input; check the URLs "
+                             "and the network (details in logs/pipeline.log)")
         videos, kept = [], 0
         for candidate in self.ctx.track(candidates, "videos", total=len(candidates)):
             if self.cfg.max_videos and kept >= self.cfg.max_videos:
@@ -80,6 +88,7 @@ class Downloader:
             self.ctx.metric(id=video.id, status=video.status, reason=video.reason, bytes=video.media_bytes,
                             duration=video.duration, seconds=round(time.monotonic() - started, 3))
         write_jsonl(self.ctx.out_dir / "videos.jsonl", videos)
+        listing.write(self.ctx.out_dir)
         if self.breaker.open:  # finished media and metadata are in the cache; the next run asks for the rest
             left = sum(v.reason == "not_attempted" for v in videos)
             source = self.ctx.config.input
@@ -87,16 +96,20 @@ class Downloader:
                                                   bool(source.proxy_env)))
 
     # --- discovery -----------------------------------------------------------------------------
-    def discover(self, urls: list[str]) -> list[Candidate]:
-        """Every source listed flat, deduplicated by video; a bad source or entry is recorded, not fatal."""
+    def discover(self, urls: list[str]) -> tuple[list[Candidate], ListingRecord]:
+        """Every source listed flat, deduplicated by video, and what each listed; a bad source or entry is
+        recorded, not fatal."""
         found: dict[str, Candidate] = {}
-        failed_sources = 0
+        sources: list[tuple[str, list[str], bool, str | None]] = []
         for url in urls:
             listed = self._cached_url(url)
             items = [listed] if listed else list(self.source.list(url))
             single = [i for i in items if isinstance(i, Candidate)]
-            if not listed and len(items) == 1 and single and single[0].extracted and single[0].archive_id:
+            is_single = bool(listed) or (len(items) == 1 and bool(single) and single[0].extracted
+                                         and bool(single[0].archive_id))
+            if not listed and is_single:
                 self._remember_url(url, single[0])  # a single-video URL: no request for it next time
+            ids, error = [], None
             for item in items:
                 if isinstance(item, ListingError):
                     failure = classify(item.message)
@@ -105,14 +118,36 @@ class Downloader:
                                     retryable=failure.retryable)
                     self.ctx.log.warning("could not list %s: %s (%s)", where, short_error(item.message),
                                          failure.hint)
-                    failed_sources += item.url == url and item.entry is None
+                    if item.entry is None:  # the source, or one of its tabs: the listing is incomplete
+                        error = error or short_error(item.message)
                     continue
+                ids.append(item.archive_id or item.url)
                 found.setdefault(item.archive_id or item.url, item)
-        if not found and failed_sources == len(urls):
-            raise StageError(f"no videos could be listed from {len(urls)} source(s) in input; check the URLs "
-                             "and the network (details in logs/pipeline.log)")
+            sources.append((url, ids, is_single, error))
         self.ctx.log.info("listed %d video(s) from %d source(s)", len(found), len(urls))
-        return list(found.values())
+        return list(found.values()), ListingRecord.build(sources)
+
+    def _nothing_new(self, listing: ListingRecord) -> bool:
+        """A due re-listing of a finished stage: True (and the published output kept) when it lists the same
+        videos, or when a source could not be listed (the next run looks again); False when something is new."""
+        try:
+            published = ListingRecord.find(self.ctx.run.stage_dir("download"))
+        except StageError:
+            published = None
+        failed = listing.failed()
+        if failed:
+            since = f"the listing of {show_time(published.listed_at)}" if published else "the published videos"
+            self.ctx.log.warning("could not list %s again (%s); keeping %s, the next run tries again",
+                                 failed[0].url, failed[0].error, since)
+            self.ctx.keep_published(f"{len(failed)} source(s) could not be listed again", looked=False)
+            return True
+        if published is not None and published.digest == listing.digest:
+            self.ctx.keep_published(f"listed again: the same {listing.videos} video(s) as "
+                                    f"{show_time(published.listed_at)}")
+            return True
+        before = f"{published.videos} before" if published else "no listing record before"
+        self.ctx.log.info("the listing changed: %d video(s) now, %s; fetching what is new", listing.videos, before)
+        return False
 
     def _cached_url(self, url: str) -> Candidate | None:
         meta = self.cache.get(URLS, Cache.key(url))

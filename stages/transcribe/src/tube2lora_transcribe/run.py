@@ -7,6 +7,11 @@ cookies, proxy). Writes `stages/transcribe/<id>.json` (the Transcript record wit
 sha256, settings, prompt), captions by (video id, settings), so a new run directory or a changed guard
 threshold never transcribes again.
 
+Damaged media (whisper cannot decode it): the cached copy is dropped and the video fetched once more, as download's
+`fetch_settings.json` says; the new copy is transcribed. A new copy that is damaged too (or the same bytes) is a
+permanent `corrupt_media` failure, remembered per video and bytes (`transcribe/refetched`), so later runs neither
+fetch nor retry it (`--retry-failed` does).
+
 Speakers (transcribe.speakers): each video's voices are found as it is transcribed (cached by audio hash,
 encoder and settings); the creator's voice is decided once all videos are in, against the channel's voiceprint
 (the voice heard across videos, or transcribe.creator_voice_file), and only then are the records written. A video
@@ -19,7 +24,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tube2lora_media.ondemand import fetch_audio
+from tube2lora_media.ondemand import fetch_again, fetch_audio
 from tube2lora_media.politeness import CircuitBreaker
 from tube2lora_media.ytdlp import NotAsked, SourceError
 from tube2lora_shared import segmentation
@@ -41,6 +46,7 @@ from .voices import GE2EEncoder
 from .whisper import FasterWhisperTranscriber
 
 WHISPER, CAPTIONS = "transcribe/whisper", "transcribe/captions"
+REFETCHED = "transcribe/refetched"  # per (video, damaged bytes): fetched again and damaged for good
 
 
 def run(ctx: StageContext) -> None:
@@ -74,6 +80,7 @@ class Transcription:
         # (a download stage older than its fetch settings: no breaker)
         self.breaker = CircuitBreaker(captions.pacing.breaker_after if captions.pacing else 0)
         self.unasked: list[str] = []  # videos left without a transcript because the breaker was open
+        self._replaced: dict[str, tuple[Path, str]] = {}  # per video whose media was damaged: the copy fetched again
 
     def one(self, video: Video) -> Transcript:
         started = time.monotonic()
@@ -191,8 +198,57 @@ class Transcription:
     def _whisper(self, video: Video) -> tuple[RawTranscript, bool]:
         media, sha256 = self._media(video)
         prompt = self._prompt(video)
+        damaged = self.ctx.cache.get(REFETCHED, self._refetch_key(video, sha256))
+        if damaged is not None and not self.ctx.retry_failed:
+            raise Unusable(**damaged["unusable"])
+        try:
+            return self._whisper_file(media, sha256, prompt)
+        except Unusable as why:
+            if why.reason != "corrupt_media":
+                raise
+            first = why
+        fresh, fresh_sha256 = self._fetch_again(video, sha256, first)
+        try:
+            found = self._whisper_file(fresh, fresh_sha256, prompt)
+        except Unusable as why:
+            if why.reason != "corrupt_media":
+                raise
+            raise self._damaged_for_good(video, {sha256, fresh_sha256}, f"{first}; fetched again: {why}") from None
+        self.ctx.log.info("%s: its media did not decode; the copy fetched again did", video.id)
+        self._replaced[video.id] = (fresh, fresh_sha256)
+        return found
+
+    def _whisper_file(self, media: Path, sha256: str, prompt: str | None) -> tuple[RawTranscript, bool]:
         key = Cache.key("whisper", sha256, self.whisper.settings(), prompt)
         return self._cached(WHISPER, key, lambda: self.whisper.transcribe(media, prompt))
+
+    def _fetch_again(self, video: Video, sha256: str, why: Unusable) -> tuple[Path, str]:
+        """A damaged video's media, fetched once more; the same bytes again are damaged for good."""
+        source = self.ctx.config.input
+        self._fetch = self._fetch or FetchSettings.read(self.ctx.upstream["download"].dir)
+        try:
+            fresh, fresh_sha256 = fetch_again(video, sha256, self._fetch, self.ctx.cache, self.ctx.log,
+                                              source.cookies_file(), source.proxy(), self.breaker)
+        except NotAsked as exc:
+            raise Unusable("not_attempted", str(exc), status="failed", retryable=True) from None
+        except SourceError as exc:
+            raise Unusable("corrupt_media", f"{why}; fetching it again failed ({exc}); the next run tries again",
+                           status="failed", retryable=True) from None
+        if fresh_sha256 == sha256:
+            raise self._damaged_for_good(video, {sha256}, f"{why}; fetched again: the same bytes")
+        return fresh, fresh_sha256
+
+    def _damaged_for_good(self, video: Video, sha256s: set[str], detail: str) -> Unusable:
+        """A permanent corrupt_media failure, remembered for each copy's bytes: no later run fetches it again."""
+        why = {"reason": "corrupt_media", "status": "failed",
+               "message": f"{detail}: the source's file is damaged; --retry-failed fetches it once more"}
+        for sha256 in sha256s:
+            self.ctx.cache.put(REFETCHED, self._refetch_key(video, sha256), {"unusable": why})
+        return Unusable(**why)
+
+    @staticmethod
+    def _refetch_key(video: Video, sha256: str) -> str:
+        return Cache.key("refetched", video.archive_id or video.url, sha256)
 
     def _cached(self, namespace: str, key: str, compute) -> tuple[RawTranscript, bool]:
         """A backend result from the cache, or computed and stored; deterministic refusals are cached too."""
@@ -218,6 +274,8 @@ class Transcription:
         return raw, False
 
     def _media(self, video: Video) -> tuple[Path, str]:
+        if video.id in self._replaced:
+            return self._replaced[video.id]
         if video.media_path:
             path = self.ctx.run.root / video.media_path
             if not path.is_file():

@@ -108,10 +108,9 @@ class FasterWhisperTranscriber:
             audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
         except Exception as exc:  # PyAV raises its own InvalidDataError, EOFError...
             detail = getattr(exc, "strerror", None) or str(exc)
-            # not retried by later runs: the same bytes will not decode next time (a damaged download comes back
-            # as new bytes, and so as a new input, only when download fetches it again)
-            raise Unusable("corrupt_media", f"cannot decode {media.name}: {type(exc).__name__}: {detail}; the file "
-                           "is damaged: `make download FORCE=1` fetches it again", status="failed") from None
+            # not cached by these bytes: the stage fetches the video once more and decides per video (run.py)
+            raise Unusable("corrupt_media", f"cannot decode {media.name}: {type(exc).__name__}: {detail}",
+                           status="failed", retryable=True) from None
         duration = len(audio) / SAMPLE_RATE
         if duration < 0.1:
             raise Unusable("no_audio", f"{media.name} holds no audio ({duration:.2f} s)")
