@@ -88,7 +88,9 @@ def main() -> None:
             recipe.write_text(yaml.safe_dump({"paths": {"runs_dir": str(tmp / f"runs{n}")}, "train": {
                 "base_model": str(model_dir), "tokenizer": "mistral:v3", "max_steps": args.steps,
                 "per_device_train_batch_size": 4, "eval_share": 0, "max_length": 256, "save_steps": 10**6,
-                "mix": {"own_words": 0, "talk_as_creator": 1, "monologue": 0}, **LORA}}))  # the same rows
+                "mix": {"own_words": 0, "talk_as_creator": 1, "monologue": 0}, **LORA,
+                # the plain script's TRL defaults (bench/packing.py measures packing)
+                "packing": False, "lr_scheduler_type": "linear", "warmup_ratio": 0.0}}))  # the same rows
             publish_records(recipe, "generate", "talk_as_creator/dataset_messages.jsonl", chats())
             assert run_stage(SPEC, recipe) == 0
             metrics = json.loads((RunDir.for_config(load_config(recipe)).stage_dir("train") /

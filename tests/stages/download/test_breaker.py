@@ -26,7 +26,7 @@ class TurningSource:
     gets 429 Too Many Requests (as a rate-limited host answers)."""
 
     def __init__(self, channel):
-        self.channel, self.refusing = channel, True
+        self.channel, self.refusing, self.feed_refused = channel, True, False
         self.requests: Counter[str] = Counter()
         source = self
 
@@ -36,6 +36,8 @@ class TurningSource:
 
             def do_GET(self):
                 source.requests[self.path] += 1
+                if self.path == "/feed.xml" and source.feed_refused:
+                    return self._send(429, b"<html><body>Too Many Requests</body></html>", "text/html")
                 if self.path == "/feed.xml":
                     return self._send(200, feed_xml(source.base_url, channel.index).encode(), "application/rss+xml")
                 name = self.path.removeprefix("/media/")
@@ -103,6 +105,16 @@ def test_refusals_in_a_row_stop_the_stage_and_the_next_run_fetches_only_the_rest
     assert all((run.root / videos[e].media_path).is_file() for e in FIRST + LATER)
     settings = FetchSettings.read(run.stage_dir("download"))
     assert settings.breaker_after == 3 and settings.js_runtime.startswith("deno ")
+
+
+def test_a_refused_listing_says_so_with_the_remedy_not_check_the_urls(recipe, turning):
+    turning.feed_refused = True
+    path = recipe(input={"urls": [f"{turning.base_url}/feed.xml"]}, download={"retries": 0})
+    result = cli(path)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "the source refused to list 1 of 1 source(s) in input (rate_limited)" in errors[0]
+    assert "raise download.sleep_interval_s" in errors[0] and "check the URLs" not in errors[0]
 
 
 def test_breaker_off_asks_every_video(recipe, turning):

@@ -40,6 +40,7 @@ from .listing import ListingRecord, show_time
 from .selection import iso_day, skip_reason
 
 FAILURES, URLS = "download/failures", "download/urls"
+REFUSALS = ("bot_check", "rate_limited")  # a listing the source refused: cookies, a proxy or time are the remedy
 
 
 def run(ctx: StageContext) -> None:
@@ -73,6 +74,11 @@ class Downloader:
         if self.ctx.refresh and self._nothing_new(listing):
             return
         if not candidates and len(listing.failed()) == len(urls):
+            refused = [f for f in (classify(s.error or "") for s in listing.failed()) if f.reason in REFUSALS]
+            if refused:  # the source said no, not the URLs or the network
+                raise StageError(f"the source refused to list {len(refused)} of {len(urls)} source(s) in input "
+                                 f"({refused[0].reason}): {refused[0].hint}; nothing was fetched, re-run in a few "
+                                 "hours (details in logs/pipeline.log)")
             raise StageError(f"no videos could be listed from {len(urls)} source(s) in input; check the URLs "
                              "and the network (details in logs/pipeline.log)")
         videos, kept = [], 0

@@ -14,6 +14,7 @@ from tube2lora_shared.hashing import sha256_file
 from tube2lora_shared.languages import allowed
 from tube2lora_shared.records import Segment
 
+from . import cuda_libs
 from .config import WhisperConfig
 from .outcome import RawTranscript, Unusable
 
@@ -60,11 +61,8 @@ class FasterWhisperTranscriber:
 
     @cached_property
     def device(self) -> str:
-        if self.cfg.device != "auto":
-            return self.cfg.device
-        import ctranslate2
-
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        """cuda or cpu, from the preflight (cuda_libs.py): a GPU CTranslate2 can use, with its CUDA 12 libraries."""
+        return cuda_libs.preflight(self.cfg.device, self.log)
 
     @property
     def compute_type(self) -> str:
