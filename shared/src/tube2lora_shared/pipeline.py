@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from .errors import UsageError
 
 if TYPE_CHECKING:
+    from .estimate import EstimateContext
     from .lifecycle import StageContext
     from .manifest import Manifest
     from .rundir import RunDir
@@ -60,6 +61,10 @@ class StageSpec:
     # RunDir and the command's options as keywords); one stage at most declares it
     chat: Callable[..., int] | str | None = None
     publish: Callable[..., int] | str | None = None  # likewise `tube2lora publish` (to the Hugging Face Hub)
+    # What `tube2lora estimate` asks of this stage ("module:function", given an EstimateContext): put the records
+    # it will produce into the forecast (its real outputs when it has finished, else forecast ones from the
+    # records before it), and an LLM stage asks the questions it would ask of `ectx.llm()` (estimate mode)
+    estimate: Callable[["EstimateContext"], None] | str | None = None
 
     def execute(self, ctx: "StageContext") -> None:
         _resolve(self.run)(ctx)
@@ -72,6 +77,10 @@ class StageSpec:
 
     def run_publish(self, run: "RunDir", **options: Any) -> int:
         return _resolve(self.publish)(run, **options)
+
+    def forecast(self, ectx: "EstimateContext") -> None:
+        if self.estimate:
+            _resolve(self.estimate)(ectx)
 
 
 def _resolve(function: Callable | str) -> Callable:

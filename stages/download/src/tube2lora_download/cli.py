@@ -16,6 +16,7 @@ SPEC = StageSpec(
     upstream=(),
     reads=("input",),
     libraries=("yt-dlp",),
+    estimate="tube2lora_download.estimate:forecast",
 )
 
 main = stage_command(SPEC)
