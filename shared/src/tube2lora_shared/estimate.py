@@ -100,7 +100,7 @@ class EstimateContext:
 @dataclass
 class StageEstimate:
     stage: str
-    basis: str  # "done" (current: asks nothing), "exact" (its inputs exist: real prompts), "forecast"
+    basis: str  # "done" (current: asks nothing), "exact" (its inputs exist: real prompts), "forecast", "unknown"
     requests: int = 0  # to be paid for
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -157,6 +157,9 @@ def estimate_chain(config: Config, log: logging.Logger, words_per_second: float 
                                 int(usage["estimated_requests"]), int(usage["estimated_prompt_tokens"]),
                                 int(usage["estimated_completion_tokens"]), int(usage["cache_hits"]))
         row.notes = ectx.notes
+        if walk is None and not spec.estimate:
+            row.basis = "unknown"
+            row.notes.append("its inputs do not exist yet and it declares no estimate hook: not counted")
         if prices:
             row.cost = prices.cost(row.prompt_tokens, row.completion_tokens)
         rows.append(row)

@@ -2,7 +2,8 @@
 
 Finished: the videos it fetched (`videos.jsonl`, with their media durations). Before: the sources listed flat
 (a few requests, no media), with the same selection the stage makes (shorts, live, titles, dates, max_videos);
-a listing that gives no duration (a plain feed) gets DEFAULT_SECONDS, said as an assumption. Videos that will
+a listing that gives no duration (a plain feed) gets DEFAULT_SECONDS, said as an assumption; sources that
+cannot be listed at all count as download.max_videos videos of DEFAULT_SECONDS when it is set (else: an error). Videos that will
 then fail (private, removed) are counted too: the listing cannot tell them.
 """
 
@@ -47,6 +48,11 @@ def _listed(ectx: EstimateContext) -> list[Video]:
                 errors.append(f"{item.url}: {item.message}")
             else:
                 found.setdefault(item.archive_id or item.url, item)
+    if not found and errors and cfg.max_videos:
+        ectx.assume(f"the sources could not be listed ({errors[0]}): download.max_videos ({cfg.max_videos}) "
+                    f"videos of {DEFAULT_SECONDS:.0f} s assumed")
+        return [Video(id=f"video-{i}", url=urls[0], duration=DEFAULT_SECONDS, status="success")
+                for i in range(cfg.max_videos)]
     if not found and errors:
         raise StageError(f"could not list the sources in input ({errors[0]}); the estimate needs the listing "
                          "(check the URLs and the network) or download's videos.jsonl (`make download`)")
