@@ -20,7 +20,7 @@ from tube2lora_shared.cli import main
 from tube2lora_shared.config import LLMConfig, Prices, load_config
 from tube2lora_shared.lifecycle import run_stage
 from tube2lora_shared.llm import LLMClient, Question, prompt_tokens
-from tube2lora_shared.pipeline import StageSpec, spec_of
+from tube2lora_shared.pipeline import StageSpec, spec_of, stages
 
 PROMPTS = REPO / "configs" / "prompts"
 PRICES = {"prompt_per_million": 2.0, "completion_per_million": 6.0, "currency": "EUR"}
@@ -53,7 +53,7 @@ def estimate(recipe, *args, **sections_):
 def test_estimate_before_download_forecasts_every_llm_stage_with_cost(channel, recipe, tmp_path):
     found = json.loads(estimate(recipe, "--json", **sections(channel, tmp_path / "runs")))
     rows = {row["stage"]: row for row in found["stages"]}
-    assert list(rows) == ["normalize", "generate", "evaluate"]  # the LLM stages, in pipeline order
+    assert list(rows) == [name for name, spec in stages().items() if spec.llm]  # in pipeline order
     assert all(row["basis"] == "forecast" for row in rows.values())
     assert rows["normalize"]["requests"] >= 9  # 9 videos of about 70 s, 600-character chunks: 2-3 each
     assert rows["generate"]["requests"] > rows["normalize"]["requests"]  # a question and a score per passage
