@@ -46,7 +46,7 @@ RUN_STAGE_docker = $(PYTHON_RUN) python docker/run_stage.py $(1) --config $(CONF
 RUN_STAGE = $(RUN_STAGE_$(RUNNER))
 
 ##@ Pipeline
-ifneq ($(filter $(STAGES) status run-dir,$(MAKECMDGOALS)),)
+ifneq ($(filter $(STAGES) status run-dir estimate,$(MAKECMDGOALS)),)
   ifeq ($(RUN_STAGE_$(RUNNER)),)
     $(error RUNNER=$(RUNNER) is unknown; use RUNNER=local or RUNNER=docker)
   endif
@@ -145,7 +145,10 @@ $(LLM_SERVER): $(LLM_SERVER_BUILT) uv.lock | $(SYNCED)
 	$(PYTHON_RUN) tube2lora-demo check-llm-server
 	@touch $@
 
-.PHONY: status run-dir
+.PHONY: status run-dir estimate
+estimate: | $(SYNCED) ## every LLM stage's requests, tokens and cost for CONFIG's whole chain, before anything is paid
+	@$(call serve_wrap,download,) $(PYTHON_RUN) tube2lora estimate --config $(CONFIG)
+
 status: ## show the run's stages: status, counts, durations, errors
 	@$(PYTHON_RUN) tube2lora status --config $(CONFIG)
 

@@ -50,6 +50,16 @@ def test_readme_sample_job(tmp_path):
         return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args, f"CONFIG={path}"],
                               capture_output=True, text=True, timeout=600)
 
+    def estimate():
+        serve = [sys.executable, "-m", "tube2lora_demo.serve", "serve", "--config", str(path), "--"]
+        done = subprocess.run([*serve, sys.executable, "-m", "tube2lora_shared.cli", "estimate", "--config",
+                               str(path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return {row["stage"]: row for row in json.loads(done.stdout)["stages"]}
+
+    forecast = estimate()  # before download: from the feed's durations (issue 16)
+    assert all(row["basis"] == "forecast" for row in forecast.values())
+
     first = make("evaluate")
     assert first.returncode == 0, first.stderr
     assert "download: done" in first.stderr and "8 success, 1 skipped, 1 failed" in first.stderr
@@ -78,6 +88,18 @@ def test_readme_sample_job(tmp_path):
     evaluation = json.loads((run_dir / "stages" / "evaluate" / "evaluation.json").read_text())
     assert evaluation["perplexity"]["transcripts"]["adapter"] > 0 and len(evaluation["eval_videos"]) == 2
     assert (run_dir / "stages" / "evaluate" / "report.html").read_text().startswith("<!doctype html>")
+
+    # the forecast against what the fake LLM then counted (prompt and completion tokens, from the manifests)
+    used = {stage: json.loads((run_dir / "stages" / stage / "manifest.json").read_text())["token_usage"]
+            for stage in forecast}
+    tokens = {stage: (forecast[stage]["prompt_tokens"] + forecast[stage]["completion_tokens"],
+                      used[stage].get("prompt_tokens", 0) + used[stage].get("completion_tokens", 0))
+              for stage in forecast}
+    print("estimate/used tokens:", {s: f"{f}/{u}" + (f" = {f / u:.2f}" if u else "") for s, (f, u) in tokens.items()})
+    total = sum(f for f, _ in tokens.values()) / sum(u for _, u in tokens.values())
+    assert 0.7 <= total <= 1.3, tokens
+    after = estimate()  # everything current: nothing left to pay
+    assert all(row["basis"] == "done" and row["requests"] == 0 for row in after.values()), after
 
     second = make("evaluate")
     assert second.returncode == 0 and "Nothing to be done for 'evaluate'" in second.stdout

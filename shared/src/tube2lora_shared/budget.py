@@ -38,8 +38,7 @@ def prompt_tokens(request: dict[str, Any]) -> int:
 
 def worst_case_cost(request: dict[str, Any], prices: Prices) -> float:
     """What the request costs at most: its prompt, and an answer that uses all of `max_tokens`."""
-    return (prompt_tokens(request) * prices.prompt_per_million
-            + request["max_tokens"] * prices.completion_per_million) / 1e6
+    return prices.cost(prompt_tokens(request), request["max_tokens"])
 
 
 def run_spent(run: RunDir, stage: str) -> tuple[float, float]:

@@ -8,6 +8,7 @@
     tube2lora chat --config configs/demo.yaml        talk to the exported adapter (/base compares, /quit leaves)
     tube2lora chat --config configs/demo.yaml --ask-held-out   one held-out question: adapter vs the creator
     tube2lora publish --config FILE                  upload the exported adapter to export.hub_repo on the Hub
+    tube2lora estimate --config FILE [--json]        every LLM stage's requests, tokens and cost, before paying
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from .config import load_config
 from .errors import StageError, UsageError
-from rich.console import Console
+from .estimate import WORDS_PER_SECOND, estimate_chain, report_lines
 from .lifecycle import due_stages
+from .logs import setup_logging
 from .manifest import read_manifest
 from .pipeline import describe, make_include, stage_names, stages
 from .rundir import RunDir
@@ -110,7 +113,9 @@ def status(config_path: Path) -> None:
         for key, value in (manifest.token_usage if manifest else {}).items():
             usage[key] = usage.get(key, 0) + value
     if usage:
-        cost = f", ${usage['cost_usd']:.4f}" if "cost_usd" in usage else ""
+        prices = load_config(config_path).llm.prices
+        cost = f", {prices.show(usage['cost_usd']) if prices else '$' + format(usage['cost_usd'], '.4f')}" \
+            if "cost_usd" in usage else ""
         out.print(f"LLM: {usage.get('requests', 0):.0f} requests, {usage.get('prompt_tokens', 0):.0f} prompt + "
                   f"{usage.get('completion_tokens', 0):.0f} completion tokens, {usage.get('cache_hits', 0):.0f} "
                   f"answers from the cache{cost}")
@@ -177,6 +182,39 @@ def publish(config_path: Path) -> None:
     except (UsageError, StageError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="As JSON: per stage, the total, the assumptions.")
+@click.option("--words-per-second", type=click.FloatRange(min=0.1), default=WORDS_PER_SECOND, show_default=True,
+              help="The creator's pace of speech, for videos not transcribed yet.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
+def estimate(config_path: Path, as_json: bool, words_per_second: float, verbose: bool) -> None:
+    """Every LLM stage's requests, tokens and cost for the whole chain, before anything is paid: exact where a
+    stage's inputs exist (cached answers cost nothing), else forecast from the videos' durations or the listing."""
+    log = setup_logging("estimate", verbose=verbose)
+    try:
+        config = load_config(config_path)
+        found = estimate_chain(config, log, words_per_second)
+    except (UsageError, StageError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+        return
+    prices = config.llm.prices
+    show = prices.show if prices else str
+    table = Table(title=f"LLM estimate for run {found.run_id} (model {found.model})", title_justify="left")
+    for column in ("stage", "basis", "requests", "prompt tokens", "completion tokens", "cached", "cost"):
+        table.add_column(column, justify="left" if column in ("stage", "basis") else "right")
+    for row in [*found.rows, found.total()]:
+        table.add_row(row.stage, row.basis, f"{row.requests:,}", f"{row.prompt_tokens:,}",
+                      f"{row.completion_tokens:,}", f"{row.cached:,}", "" if row.cost is None else show(row.cost),
+                      end_section=row.stage == found.rows[-1].stage if found.rows else False)
+    out.print(table, soft_wrap=False)
+    for line in report_lines(found, show):
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 @main.command("stages")

@@ -103,7 +103,14 @@ def read_url_file(path: Path) -> list[str]:
 class Prices(Section):
     prompt_per_million: float = Field(ge=0)  # price per million prompt tokens
     completion_per_million: float = Field(ge=0)
-    currency: str = "USD"  # what the prices (and llm.budget) are in; a label, nothing is converted
+    currency: str = Field("USD", min_length=1, max_length=8)  # what the prices (and llm.budget) are in (a label)
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
+        return (prompt_tokens * self.prompt_per_million + completion_tokens * self.completion_per_million) / 1e6
+
+    def show(self, amount: float) -> str:
+        """An amount in this currency, e.g. `0.0123 USD` (four decimals below 1, else two)."""
+        return f"{amount:,.{4 if abs(amount) < 1 else 2}f} {self.currency}"
 
 
 class LLMConfig(Section):

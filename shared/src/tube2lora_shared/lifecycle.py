@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -318,11 +319,41 @@ def _estimate(ctx: StageContext, staging: Path) -> int:
         ctx.spec.execute(ctx)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    usage = ctx.token_usage
-    ctx.log.info("%s estimate: %d LLM call(s) to make (about %d prompt and %d completion tokens), %d answered "
+    usage, prices = ctx.token_usage, ctx.config.llm.prices
+    cost = (f", about {prices.show(prices.cost(usage['estimated_prompt_tokens'], usage['estimated_completion_tokens']))}"
+            if prices else "")
+    ctx.log.info("%s estimate: %d LLM call(s) to make (about %d prompt and %d completion tokens%s), %d answered "
                  "from the cache; nothing was asked or published", ctx.spec.name, usage["estimated_requests"],
-                 usage["estimated_prompt_tokens"], usage["estimated_completion_tokens"], usage["cache_hits"])
+                 usage["estimated_prompt_tokens"], usage["estimated_completion_tokens"], cost, usage["cache_hits"])
     return 0
+
+
+@dataclass
+class Walk:
+    """What `estimate_walk` found: the stage is current (nothing to ask), or its walk's token books."""
+
+    current: bool
+    usage: Counter
+    spent: dict[str, float]  # a current stage's manifest token_usage: what it already cost
+
+
+def estimate_walk(spec: StageSpec, config: Config, log: logging.Logger) -> Walk | None:
+    """The stage's own `--estimate` walk, for `tube2lora estimate`: its real prompts, cache hits counted, misses
+    estimated, in a scratch directory outside the run (no lock taken, nothing written there). None when a stage
+    it reads has not finished in this run (only a forecast can tell then)."""
+    run = RunDir.for_config(config)
+    if any(read_manifest(run.stage_dir(name)) is None for name in spec.upstream):
+        return None
+    upstream = _read_upstream(spec, run, config)
+    inputs = _inputs(spec, config, upstream)
+    previous = read_manifest(run.stage_dir(spec.name))
+    if _is_current(previous, inputs["input_hash"], False, False):
+        return Walk(True, Counter(), dict(previous.token_usage))
+    with tempfile.TemporaryDirectory(prefix=f"tube2lora-estimate-{spec.name}-") as scratch:
+        ctx = StageContext(spec, config, config.section(spec.name, spec.section), run, Cache(config.cache_dir),
+                           Path(scratch), upstream, False, False, log, True, inputs["input_hash"])
+        spec.execute(ctx)
+    return Walk(False, ctx.token_usage, {})
 
 
 def summarize(counts: dict[str, int]) -> str:

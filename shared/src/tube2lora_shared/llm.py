@@ -102,6 +102,9 @@ class Question:
     schema_name: str = "answer"
     temperature: float = 0.2
     max_tokens: int = 1024
+    # estimate mode's guess at the answer's length in tokens (the asking stage knows what it asks for); None:
+    # as long as the prompt's text, up to max_tokens
+    expect_tokens: int | None = None
 
 
 @dataclass
@@ -326,8 +329,7 @@ class Session:
             self.usage["completion_tokens"] += completion
             prices = self.client.cfg.prices
             if prices:
-                self.usage["cost_usd"] += (prompt * prices.prompt_per_million
-                                           + completion * prices.completion_per_million) / 1e6
+                self.usage["cost_usd"] += prices.cost(prompt, completion)
         finally:
             await self._release(held)
         self._refusals = (0, 0)
@@ -465,17 +467,34 @@ def refusal_message(client: LLMClient, status: int, message: str, request: dict[
 
 
 class EstimateSession(Session):
-    """A session that calls nothing: a cache miss is counted with a token estimate and answered None."""
+    """A session that calls nothing: a cache hit is answered from the cache (and counted), a miss is counted with
+    a token estimate and answered None.
+
+    Prompt tokens: a quarter of the messages' characters plus 8 per message (the chat template's markers); for
+    English that is about 1.3 tokens a word, as BPE tokenizers count it. Completion tokens: the question's
+    `expect_tokens`, else as many as the prompt has, up to `max_tokens`."""
 
     def __init__(self, client: LLMClient):
         super().__init__(client, sdk=None)
 
-    async def _send(self, request: dict[str, Any], key: str) -> str | None:
-        chars = sum(len(m["content"]) for m in request["messages"])
+    async def _complete(self, messages: list[dict[str, str]], question: Question) -> tuple[str | None, bool]:
+        request = self.client.request(messages, question)
+        hit = self.client.cache.get(NAMESPACE, Cache.key("chat", request))
+        if hit is not None:
+            self.usage["cache_hits"] += 1
+            return hit["text"], True
         self.usage["estimated_requests"] += 1
-        self.usage["estimated_prompt_tokens"] += chars // 4 + 8 * len(request["messages"])
-        self.usage["estimated_completion_tokens"] += min(request["max_tokens"], chars // 4)
-        return None
+        self.usage["estimated_prompt_tokens"] += prompt_tokens(messages)
+        expected = question.expect_tokens
+        if expected is None:
+            expected = sum(len(m["content"]) for m in messages) // 4
+        self.usage["estimated_completion_tokens"] += min(question.max_tokens, expected)
+        return None, False
+
+
+def prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """Estimate mode's count of a prompt's tokens (see EstimateSession)."""
+    return sum(len(m["content"]) for m in messages) // 4 + 8 * len(messages)
 
 
 def _code(exc: Any) -> str | None:

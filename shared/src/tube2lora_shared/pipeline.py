@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from .errors import UsageError
 
 if TYPE_CHECKING:
+    from .estimate import EstimateContext
     from .lifecycle import StageContext
     from .manifest import Manifest
     from .rundir import RunDir
@@ -71,6 +72,10 @@ class StageSpec:
     # A stage whose output is a look at the outside world that ages (a channel's listing): "module:function" given
     # the RunDir and its config section, returning a Freshness; a finished stage whose look is due runs again
     freshness: Callable[..., "Freshness"] | str | None = None
+    # What `tube2lora estimate` asks of this stage ("module:function", given an EstimateContext): put the records
+    # it will produce into the forecast (its real outputs when it has finished, else forecast ones from the
+    # records before it), and an LLM stage asks the questions it would ask of `ectx.llm()` (estimate mode)
+    estimate: Callable[["EstimateContext"], None] | str | None = None
 
     def execute(self, ctx: "StageContext") -> None:
         _resolve(self.run)(ctx)
@@ -86,6 +91,10 @@ class StageSpec:
 
     def run_publish(self, run: "RunDir", **options: Any) -> int:
         return _resolve(self.publish)(run, **options)
+
+    def forecast(self, ectx: "EstimateContext") -> None:
+        if self.estimate:
+            _resolve(self.estimate)(ectx)
 
 
 def _resolve(function: Callable | str) -> Callable:

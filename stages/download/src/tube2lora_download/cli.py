@@ -17,6 +17,7 @@ SPEC = StageSpec(
     upstream=(),
     reads=("input",),
     libraries=("yt-dlp", "yt-dlp-ejs", "deno"),
+    estimate="tube2lora_download.estimate:forecast",
 )
 
 main = stage_command(SPEC)

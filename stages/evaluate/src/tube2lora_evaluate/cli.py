@@ -18,6 +18,7 @@ SPEC = StageSpec(
     hub_models=True,
     reads=("llm",),
     libraries=("torch", "transformers", "peft", "tensorboard"),
+    estimate="tube2lora_evaluate.estimate:forecast",
 )
 
 main = stage_command(SPEC)

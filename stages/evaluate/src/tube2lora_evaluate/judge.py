@@ -56,7 +56,7 @@ def judge(client: LLMClient, creator: str, reference: str, samples: list[dict], 
                                                                 language=name(language, "their own language"))))
 
     answers = client.ask_all([Question([{"role": "user", "content": prompt}], parse, schema=SCHEMA,
-                                       schema_name="verdict", temperature=0.0, max_tokens=20)
+                                       schema_name="verdict", temperature=0.0, max_tokens=20, expect_tokens=5)
                               for *_, prompt in jobs], "judge")
     picks: dict[str, dict[int, list[bool]]] = {side: {} for side in SIDES}
     failed = dict.fromkeys(SIDES, 0)

@@ -16,6 +16,7 @@ SPEC = StageSpec(
     llm=True,
     reads=("llm",),
     libraries=("openai",),
+    estimate="tube2lora_generate.estimate:forecast",
 )
 
 main = stage_command(SPEC)

@@ -12,7 +12,7 @@ from tube2lora_shared.languages import name
 from tube2lora_shared.prompts import PromptTemplate, load_template
 from tube2lora_shared.records import Passage
 
-from .config import GenerateConfig
+from .config import BriefGates, GenerateConfig
 from .gates import REFUSED_BECAUSE
 from .parsing import (
     CONVERSATION_SCHEMA_NAME,
@@ -30,6 +30,7 @@ from .parsing import (
 )
 from .tasks import Task
 
+QUESTION_TOKENS = 20  # a viewer's question of about 12 words, in its JSON: what estimate mode counts
 RETRY_WARMER = 0.3  # own_words' temperature rises by this much with each question asked again (at most 1.0)
 # {language} everywhere: the source's language by name ("Russian"), so every answer is asked for in it
 PLACEHOLDERS = {"creator", "title", "text", "turn_pairs", "answer_words", "topic_hint", "clarify", "instruction",
@@ -92,9 +93,20 @@ def question(task: Task, template: PromptTemplate, creator: str, cfg: GenerateCo
         return Question(messages, lambda text: parse_conversation(text, turn_pairs),
                         schema=conversation_schema(talk.turn_pairs, talk.answer_words),
                         schema_name=CONVERSATION_SCHEMA_NAME, temperature=talk.temperature,
-                        max_tokens=400 * talk.turn_pairs + 200)
+                        max_tokens=400 * talk.turn_pairs + 200,
+                        # each pair: a viewer's question (~15 words) and an answer of answer_words, 4/3 tokens a
+                        # word, and the JSON around each message
+                        expect_tokens=talk.turn_pairs * ((15 + talk.answer_words) * 4 // 3 + 20) + 10)
     return Question(messages, parse_edit, schema=EDIT_SCHEMA, schema_name=EDIT_SCHEMA_NAME,
-                    temperature=edit.temperature, max_tokens=len(task.source) // 2 + 300)
+                    temperature=edit.temperature, max_tokens=len(task.source) // 2 + 300,
+                    expect_tokens=round(len(task.source) / 4 * expected_ratio(edit.gates.get(task.brief or ""))) + 6)
+
+
+def expected_ratio(gates: BriefGates | None) -> float:
+    """A rewrite's expected length over its source's: the middle of what its brief's gates accept, else 1."""
+    if gates is None or gates.min_ratio is None or gates.max_ratio is None:
+        return 1.0
+    return (gates.min_ratio + gates.max_ratio) / 2
 
 
 def _formatted(messages: list[dict[str, str]], kind: str, structured_output: str) -> list[dict[str, str]]:
@@ -117,7 +129,7 @@ def viewer_question(passage: Passage, template: PromptTemplate, creator: str, cf
                      {"role": "user", "content": f"That question cannot be used: {REFUSED_BECAUSE[refused['reason']]}. Write a "
                                                  "different question that this text answers."}]
     return Question(messages, parse_question, schema=QUESTION_SCHEMA,
-                    schema_name=QUESTION_SCHEMA_NAME, max_tokens=160,
+                    schema_name=QUESTION_SCHEMA_NAME, max_tokens=160, expect_tokens=QUESTION_TOKENS,
                     temperature=round(min(1.0, cfg.own_words.temperature + RETRY_WARMER * len(earlier)), 2))
 
 
@@ -127,4 +139,4 @@ def curation_question(passage: Passage, asked: str, template: PromptTemplate, cr
     messages = template.messages(creator=creator, title=passage.video_title or "", text=passage.text, question=asked,
                                  language=name(passage.language, "the passage's language"))
     return Question(_formatted(messages, "own_words_curation", structured_output), parse_score, schema=SCORE_SCHEMA,
-                    schema_name=SCORE_SCHEMA_NAME, temperature=0.0, max_tokens=20)
+                    schema_name=SCORE_SCHEMA_NAME, temperature=0.0, max_tokens=20, expect_tokens=5)

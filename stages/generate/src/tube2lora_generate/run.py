@@ -23,6 +23,7 @@ from tube2lora_shared.prompts import PromptTemplate
 from tube2lora_shared.records import Kept, Normalized, Passage, Video
 
 from .config import GenerateConfig
+from .consumers import unused
 from .cuts import surviving_chunks
 from .datasets import write_datasets
 from .decisions import Decisions, decide
@@ -55,6 +56,8 @@ def ask_questions(client: LLMClient, passages: list[Passage], template: PromptTe
 
 def run(ctx: StageContext) -> None:
     cfg: GenerateConfig = ctx.section
+    for waste in unused(ctx.config, cfg):
+        ctx.log.warning("%s", waste)
     kept = {k.id: k for k in read_jsonl(ctx.upstream["filter"].dir / "kept.jsonl", Kept)}
     normalized = {n.id: n for n in read_jsonl(ctx.upstream["normalize"].dir / "normalized.jsonl", Normalized)}
     videos = {v.id: v for v in read_jsonl(ctx.upstream["download"].dir / "videos.jsonl", Video)}

@@ -15,6 +15,7 @@ SPEC = StageSpec(
     llm=True,
     reads=("llm",),
     libraries=("openai", "tiktoken", "textstat", "rapidfuzz"),
+    estimate="tube2lora_normalize.estimate:forecast",
 )
 
 main = stage_command(SPEC)

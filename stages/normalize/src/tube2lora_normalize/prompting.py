@@ -28,4 +28,5 @@ def question(template: PromptTemplate, job: Job, temperature: float, structured_
                                  language=name(job.transcript.language, "the transcript's language"))
     messages[-1]["content"] += "\n\n" + (FORMAT_DELIMITED if structured_output == "none" else FORMAT_JSON)
     return Question(messages, parse_clean, schema=SCHEMA, schema_name="cleaned_transcript", temperature=temperature,
-                    max_tokens=len(job.draft.text) // 2 + 200)
+                    max_tokens=len(job.draft.text) // 2 + 200,
+                    expect_tokens=len(job.draft.text) // 4 + 6)  # the chunk back, cleaned, in its JSON or delimiters

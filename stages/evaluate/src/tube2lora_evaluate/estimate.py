@@ -1,0 +1,32 @@
+"""What `tube2lora estimate` forecasts of evaluate: only its judge asks the LLM (evaluate.judge), four requests a
+judged question (adapter and base, in both orders). Before there is a held-out set it assumes judge_samples
+questions (at most max_chats; fewer when the held-out videos have fewer own_words examples), each answered by
+both models at max_new_tokens, the creator's real answer a passage, the reference the training passages.
+"""
+
+from __future__ import annotations
+
+from tube2lora_shared.estimate import EstimateContext
+
+from .config import EvaluateConfig
+from .judge import judge
+
+TYPICAL_QUESTION = "What is the one thing most people get wrong about this, and how do I avoid it?"
+
+
+def forecast(ectx: EstimateContext) -> None:
+    cfg: EvaluateConfig = ectx.section
+    if not cfg.judge:
+        ectx.note("evaluate.judge is false: nothing is asked of the LLM")
+        return
+    passages = ectx.forecast.passages or []
+    if not passages:
+        return
+    count = min(cfg.judge_samples, cfg.max_chats, len(passages))
+    answer = " ".join(["word"] * cfg.max_new_tokens)
+    samples = [{"prompt": TYPICAL_QUESTION, "reference": p.text, "base": answer, "adapter": answer}
+               for p in passages[:count]]
+    reference = " ".join(p.text for p in passages[count:]) or " ".join(p.text for p in passages)
+    language = passages[0].language
+    judge(ectx.llm(cfg.judge_model), "the creator", reference, samples, language)
+    ectx.assume(f"the judge compares {count} held-out question(s) (evaluate.judge_samples, at most)")
