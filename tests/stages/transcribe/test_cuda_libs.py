@@ -29,4 +29,4 @@ def test_missing_cuda12_cublas_names_the_extra(monkeypatch):
     problem = cuda_libs.load()
     assert problem.startswith("CTranslate2 needs CUDA 12's cuBLAS and cuDNN 9 on the GPU; missing: "
                               "libcublas.so.12.not-here")
-    assert problem.endswith("`uv sync --all-packages --extra cuda` (the transcribe GPU image has it)")
+    assert problem.endswith("`uv sync --all-packages --extra cuda` (the transcribe image's CUDA base has them)")

@@ -1,8 +1,9 @@
 """faster-whisper on a GPU: CTranslate2 4.x opens CUDA 12's cuBLAS (libcublas.so.12) and cuDNN 9 by name when it
-first computes on CUDA. The locked torch is a CUDA 13 build, so the environment has cuBLAS 13 only; the transcribe
-stage's `cuda` extra installs `nvidia-cublas-cu12`, and `load()` maps its libraries (and the cuDNN 9 that comes with
-torch) into the process globally, so CTranslate2's by-name opens find them. `preflight()` says which device whisper
-will use, the driver, and what CTranslate2 needs, before any model is loaded.
+first computes on CUDA. The transcribe image's CUDA base has them as system libraries; a plain environment has only
+the CUDA 13 torch's cuBLAS 13, so the stage's `cuda` extra installs `nvidia-cublas-cu12`, and `load()` maps the
+system's libraries, else the wheels' (with the cuDNN 9 that comes with torch), into the process globally, so
+CTranslate2's by-name opens find them. `preflight()` says which device whisper will use, the driver, and what
+CTranslate2 needs, before any model is loaded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 from tube2lora_shared.errors import UsageError
 from tube2lora_shared.nvidia import gpu_names, nvidia_driver
 
+# what CTranslate2 opens by name, and where a wheel keeps it when the system has none
 LIBRARIES = {"nvidia.cublas": ("libcublasLt.so.12", "libcublas.so.12"), "nvidia.cudnn": ("libcudnn*.so.9",)}
-REMEDY = "`uv sync --all-packages --extra cuda` (the transcribe GPU image has it)"
+REMEDY = "`uv sync --all-packages --extra cuda` (the transcribe image's CUDA base has them)"
 
 
 def _library_dir(package: str) -> Path | None:
@@ -30,10 +32,24 @@ def _library_dir(package: str) -> Path | None:
     return None
 
 
+def _system_has(patterns: tuple[str, ...]) -> bool:
+    """Whether the system's library path already provides these (by name: the CUDA base images, a CUDA install)."""
+    names = [p.replace("*", "") for p in patterns]
+    try:
+        for name in names:
+            ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        return False
+    return True
+
+
 def load() -> str | None:
-    """Map CUDA 12 cuBLAS and cuDNN 9 into the process; None when done, else what is missing and how to get it."""
+    """Make CUDA 12 cuBLAS and cuDNN 9 loadable by name: the system's, else the wheels' (mapped in globally).
+    None when done, else what is missing and how to get it."""
     missing = []
     for package, patterns in LIBRARIES.items():
+        if _system_has(patterns):
+            continue
         directory = _library_dir(package)
         files = sorted(f for pattern in patterns for f in (directory.glob(pattern) if directory else []))
         if not files:
