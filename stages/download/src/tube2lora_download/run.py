@@ -30,7 +30,7 @@ from tube2lora_shared.records import CaptionLanguages, Video
 from tube2lora_media.candidate import Candidate
 from tube2lora_media.jsruntime import NO_RUNTIME_HINT
 from tube2lora_media.mediacache import MEDIA, archive_path, cached_candidate, media_key, store, variant_of
-from tube2lora_media.politeness import CircuitBreaker
+from tube2lora_media.politeness import CircuitBreaker, blocked_reason
 from tube2lora_media.probe import media_seconds
 from tube2lora_media.ytdlp import ListingError, SourceError, VideoSource, YtDlpSource
 
@@ -40,7 +40,6 @@ from .listing import ListingRecord, show_time
 from .selection import iso_day, skip_reason
 
 FAILURES, URLS = "download/failures", "download/urls"
-REFUSALS = ("bot_check", "rate_limited")  # a listing the source refused: cookies, a proxy or time are the remedy
 
 
 def run(ctx: StageContext) -> None:
@@ -74,7 +73,7 @@ class Downloader:
         if self.ctx.refresh and self._nothing_new(listing):
             return
         if not candidates and len(listing.failed()) == len(urls):
-            refused = [f for f in (classify(s.error or "") for s in listing.failed()) if f.reason in REFUSALS]
+            refused = [classify(s.error) for s in listing.failed() if blocked_reason(s.error or "")]
             if refused:  # the source said no, not the URLs or the network
                 raise StageError(f"the source refused to list {len(refused)} of {len(urls)} source(s) in input "
                                  f"({refused[0].reason}): {refused[0].hint}; nothing was fetched, re-run in a few "
@@ -168,12 +167,16 @@ class Downloader:
                                               "extractor": c.extractor})
 
     # --- one video -----------------------------------------------------------------------------
-    def fetch(self, c: Candidate) -> Video:
+    def settled(self, c: Candidate) -> Video | None:
+        """What is known of a video without a request (filtered out, cached, a known permanent failure), or None."""
         reason = skip_reason(c, self.cfg)
         if reason:
             return self.finish(c, "skipped", reason=reason)
-        if c.archive_id and (known := self._known(c)) is not None:
-            return known
+        return self._known(c) if c.archive_id else None
+
+    def fetch(self, c: Candidate) -> Video:
+        if (settled := self.settled(c)) is not None:
+            return settled
         for attempt in range(1, self.cfg.attempts + 1):
             try:
                 video = self._fetch_fresh(c)
@@ -202,11 +205,8 @@ class Downloader:
 
     def unasked(self, c: Candidate) -> Video:
         """A video met after the circuit breaker opened: what is known without a request, else not attempted."""
-        reason = skip_reason(c, self.cfg)
-        if reason:
-            return self.finish(c, "skipped", reason=reason)
-        if c.archive_id and (known := self._known(c)) is not None:
-            return known
+        if (settled := self.settled(c)) is not None:
+            return settled
         return self.finish(c, "failed", reason="not_attempted", retryable=True,
                            error="not asked: the source refused the requests before it (circuit breaker)")
 

@@ -24,24 +24,22 @@ def forecast(ectx: EstimateContext) -> None:
         ectx.forecast.normalized = list(read_jsonl(finished / "normalized.jsonl", Normalized))
         return
     transcripts = ectx.forecast.transcripts or []
+    chunks: dict[str, list[Chunk]] = {}
     if not cfg.enabled:  # passed through: one chunk a speaker turn, and the forecast's transcripts have one turn
         ectx.note("normalize.enabled is false: nothing is asked")
-        ectx.forecast.normalized = [
-            Normalized(id=t.id, title=t.title, channel=t.channel, language=t.language, status="success",
-                       chunks=[Chunk(index=0, start=0.0, end=t.duration or 0.0, source=t.text, text=t.text)],
-                       text=t.text) for t in transcripts]
-        return
-    jobs = [Job(t, d) for t in transcripts for d in chunk(t.segments, cfg.target_chars, cfg.max_chars,
-                                                          cfg.overlap_chars)]
-    creators = [job for job in jobs if job.draft.is_creator is not False]
-    template = load_template(cfg.prompt_file, "normalize.prompt_file", PLACEHOLDERS)
-    ectx.llm(cfg.model).ask_all([question(template, job, cfg.temperature, ectx.config.llm.structured_output)
-                                 for job in creators], "normalize estimate")
-    chunks: dict[str, list[Chunk]] = {}
-    for job in jobs:
-        d = job.draft
-        chunks.setdefault(job.transcript.id, []).append(Chunk(index=d.index, start=d.start, end=d.end, source=d.text,
-                                                              text=d.text, speaker=d.speaker, is_creator=d.is_creator))
+        chunks = {t.id: [Chunk(index=0, start=0.0, end=t.duration or 0.0, source=t.text, text=t.text)]
+                  for t in transcripts}
+    else:
+        jobs = [Job(t, d) for t in transcripts for d in chunk(t.segments, cfg.target_chars, cfg.max_chars,
+                                                              cfg.overlap_chars)]
+        template = load_template(cfg.prompt_file, "normalize.prompt_file", PLACEHOLDERS)
+        ectx.llm(cfg.model).ask_all([question(template, job, cfg.temperature, ectx.config.llm.structured_output)
+                                     for job in jobs if job.draft.is_creator is not False], "normalize estimate")
+        for job in jobs:
+            d = job.draft
+            chunks.setdefault(job.transcript.id, []).append(Chunk(index=d.index, start=d.start, end=d.end,
+                                                                  source=d.text, text=d.text, speaker=d.speaker,
+                                                                  is_creator=d.is_creator))
     ectx.forecast.normalized = [
         Normalized(id=t.id, title=t.title, channel=t.channel, language=t.language, status="success",
                    chunks=chunks.get(t.id, []), text=creator_text(chunks.get(t.id, []))) for t in transcripts]

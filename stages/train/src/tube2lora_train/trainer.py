@@ -139,14 +139,11 @@ def check_labels(trainer, rows: list[dict]) -> list[str]:
 def _collated_labels(trainer, row: dict) -> list[int] | None:
     """The labels the data collator gives `row`: collated alone, or, packed, the span of the packed sequence that
     holds it (None when no training sequence holds it)."""
-    for item in trainer.train_dataset:
-        lengths = item.get("seq_lengths") or [len(item["input_ids"])]
-        batch = trainer.data_collator([item])
-        ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    for item in trainer.train_dataset:  # found by its tokens; only the sequence holding it is collated
         start = 0
-        for length in lengths:
-            if ids[start: start + length] == row["input_ids"]:
-                return labels[start: start + length]
+        for length in item.get("seq_lengths") or [len(item["input_ids"])]:
+            if item["input_ids"][start: start + length] == row["input_ids"]:
+                return trainer.data_collator([item])["labels"][0].tolist()[start: start + length]
             start += length
     return None
 

@@ -72,7 +72,6 @@ class Transcription:
                  captions: YouTubeCaptions, diarizer: Diarizer | None = None):
         self.ctx, self.cfg = ctx, cfg
         self.whisper, self.captions, self.diarizer = whisper, captions, diarizer
-        self._fetch: FetchSettings | None = None  # how download fetched media, read when first needed
         self._voices: dict[str, Diarization] = {}  # per transcribed video, when its audio could be had
         self._metrics: dict[str, dict] = {}  # per video, written once the creator is decided
         self._errors: dict[str, tuple[str | None, bool]] = {}  # per given-up video: (error, retryable)
@@ -225,9 +224,8 @@ class Transcription:
     def _fetch_again(self, video: Video, sha256: str, why: Unusable) -> tuple[Path, str]:
         """A damaged video's media, fetched once more; the same bytes again are damaged for good."""
         source = self.ctx.config.input
-        self._fetch = self._fetch or FetchSettings.read(self.ctx.upstream["download"].dir)
         try:
-            fresh, fresh_sha256 = fetch_again(video, sha256, self._fetch, self.ctx.cache, self.ctx.log,
+            fresh, fresh_sha256 = fetch_again(video, sha256, self._fetch_settings(), self.ctx.cache, self.ctx.log,
                                               source.cookies_file(), source.proxy(), self.breaker)
         except NotAsked as exc:
             raise Unusable("not_attempted", str(exc), status="failed", retryable=True) from None
@@ -283,15 +281,19 @@ class Transcription:
                                "(make download FORCE=1)", status="failed", retryable=True)
             return path, video.media_sha256
         source = self.ctx.config.input
-        self._fetch = self._fetch or FetchSettings.read(self.ctx.upstream["download"].dir)
         try:
-            return fetch_audio(video, self._fetch, self.ctx.cache, self.ctx.log, source.cookies_file(), source.proxy(),
-                               self.breaker)
+            return fetch_audio(video, self._fetch_settings(), self.ctx.cache, self.ctx.log, source.cookies_file(),
+                               source.proxy(), self.breaker)
         except NotAsked as exc:
             raise Unusable("not_attempted", str(exc), status="failed", retryable=True) from None
         except SourceError as exc:
             raise Unusable("no_audio_source", f"audio could not be fetched: {exc}", status="failed",
                            retryable=True) from None
+
+    def _fetch_settings(self) -> FetchSettings:
+        """How download fetched media (read once by run(), for the captions' pacing too); a download stage too old
+        to have written them is a clear error here, where media must be fetched."""
+        return self.captions.pacing or FetchSettings.read(self.ctx.upstream["download"].dir)
 
     def _prompt(self, video: Video) -> str | None:
         parts = [self.cfg.whisper.initial_prompt]
