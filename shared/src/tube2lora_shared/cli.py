@@ -22,10 +22,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .config import load_config
+from .config import Config, load_config
 from .errors import StageError, UsageError
 from .estimate import WORDS_PER_SECOND, estimate_chain, report_lines
-from .lifecycle import due_stages
+from .lifecycle import freshness
 from .logs import setup_logging
 from .manifest import read_manifest
 from .pipeline import describe, make_include, stage_names, stages
@@ -38,12 +38,16 @@ CONFIG_OPTION = click.option("--config", "config_path", required=True, type=clic
                              help="The experiment recipe (YAML).")
 
 
-def _run_dir(config_path: Path) -> RunDir:
+def _config(config_path: Path) -> Config:
     try:
-        return RunDir.for_config(load_config(config_path))
+        return load_config(config_path)
     except UsageError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+
+
+def _run_dir(config_path: Path) -> RunDir:
+    return RunDir.for_config(_config(config_path))
 
 
 def _lock_is_free(run: RunDir) -> bool:
@@ -68,22 +72,19 @@ def main() -> None:
               "world is old (a listing older than download.relist_after_hours): Make runs them. No network.")
 def run_dir(config_path: Path, due: bool) -> None:
     """Print the run directory this config maps to (nothing is created)."""
-    try:
-        config = load_config(config_path)
-    except UsageError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    config = _config(config_path)
     run = RunDir.for_config(config)
     click.echo(run.root)
     if due:
-        click.echo(" ".join(due_stages(config, run)))
+        click.echo(" ".join(stage for stage, fresh in freshness(config, run).items() if fresh.due))
 
 
 @main.command()
 @CONFIG_OPTION
 def status(config_path: Path) -> None:
     """Show the run id and each stage's status, counts, duration and last error."""
-    run = _run_dir(config_path)
+    config = _config(config_path)
+    run = RunDir.for_config(config)
     stages = run.read_status().get("stages", {})
     idle = _lock_is_free(run)
     table = Table(title=f"run {run.id}", title_justify="left")
@@ -105,38 +106,22 @@ def status(config_path: Path) -> None:
                       f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
                       (entry.get("last_error") or "")[:120])
     out.print(table, soft_wrap=False)
-    for line in _freshness_lines(config_path, run):
-        out.print(line, soft_wrap=True, markup=False, highlight=False)
+    for stage, fresh in freshness(config, run).items():  # what download's listing saw, and when
+        due = f"; due: {fresh.due}, the next `make` looks again" if fresh.due else ""
+        out.print(f"{stage}: {fresh.note}{due}", soft_wrap=True, markup=False, highlight=False)
     usage: dict[str, float] = {}
     for stage in stage_names():
         manifest = read_manifest(run.stage_dir(stage))
         for key, value in (manifest.token_usage if manifest else {}).items():
             usage[key] = usage.get(key, 0) + value
     if usage:
-        prices = load_config(config_path).llm.prices
+        prices = config.llm.prices
         cost = f", {prices.show(usage['cost_usd']) if prices else '$' + format(usage['cost_usd'], '.4f')}" \
             if "cost_usd" in usage else ""
         out.print(f"LLM: {usage.get('requests', 0):.0f} requests, {usage.get('prompt_tokens', 0):.0f} prompt + "
                   f"{usage.get('completion_tokens', 0):.0f} completion tokens, {usage.get('cache_hits', 0):.0f} "
                   f"answers from the cache{cost}")
     out.print(f"run directory: {run.root}")
-
-
-def _freshness_lines(config_path: Path, run: RunDir) -> list[str]:
-    """What the finished stages that look at the outside world saw, and when (download's listing)."""
-    config, lines = load_config(config_path), []
-    for stage, spec in stages().items():
-        if not spec.freshness or read_manifest(run.stage_dir(stage)) is None:
-            continue
-        try:
-            fresh = spec.check_freshness(run, config.section(stage, spec.section))
-        except (StageError, UsageError, OSError, ValueError) as exc:
-            lines.append(f"{stage}: its record could not be read ({exc}); the next run looks again")
-            continue
-        if fresh:
-            lines.append(f"{stage}: {fresh.note}" + (f"; due: {fresh.due}, the next `make` looks again"
-                                                     if fresh.due else ""))
-    return lines
 
 
 @main.command()

@@ -37,7 +37,7 @@ from .llm import LLMClient
 from .lock import RunLock
 from .logs import setup_logging
 from .manifest import MANIFEST, ItemStatus, Manifest, describe_outputs, manifest_json, read_manifest
-from .pipeline import StageSpec, stages
+from .pipeline import Freshness, StageSpec, stages
 from .progress import track
 from .rundir import RunDir, now_iso
 
@@ -202,23 +202,31 @@ def _inputs(spec: StageSpec, config: Config, upstream: dict[str, Upstream]) -> d
     return found
 
 
-def refresh_due(spec: StageSpec, section: Any, run: RunDir) -> str | None:
-    """Why a finished stage must look at the outside world again now, or None; reads files only."""
+def look(spec: StageSpec, section: Any, run: RunDir) -> Freshness | None:
+    """How old a finished stage's look at the outside world is (None: the stage declares no freshness); an
+    unreadable record is due (looking again repairs it). Reads files only."""
     try:
-        found = spec.check_freshness(run, section)
-    except (StageError, UsageError, OSError, ValueError) as exc:  # an unreadable record: looking again repairs it
-        return f"its freshness record could not be read ({exc})"
+        return spec.check_freshness(run, section)
+    except (StageError, UsageError, OSError, ValueError) as exc:
+        return Freshness(f"its record could not be read ({exc})", due="its freshness record could not be read")
+
+
+def refresh_due(spec: StageSpec, section: Any, run: RunDir) -> str | None:
+    """Why a finished stage must look at the outside world again now, or None."""
+    found = look(spec, section, run)
     return found.due if found else None
 
 
-def due_stages(config: Config, run: RunDir) -> list[str]:
-    """The finished stages whose look at the outside world is due (Make runs them: `tube2lora run-dir --due`)."""
-    due = []
+def freshness(config: Config, run: RunDir) -> dict[str, Freshness]:
+    """The finished stages that look at the outside world (download's listing): what each saw, and whether it is
+    due (Make runs those: `tube2lora run-dir --due`; `tube2lora status` shows them)."""
+    found = {}
     for name, spec in stages().items():
         if spec.freshness and read_manifest(run.stage_dir(name)) is not None:
-            if refresh_due(spec, config.section(name, spec.section), run):
-                due.append(name)
-    return due
+            fresh = look(spec, config.section(name, spec.section), run)
+            if fresh:
+                found[name] = fresh
+    return found
 
 
 def _is_current(previous: Manifest | None, input_hash: str, force: bool, retry_failed: bool) -> bool:

@@ -137,3 +137,14 @@ def test_null_never_lists_again_and_the_setting_is_not_part_of_the_run(recipe, c
     back_date(run, hours=24 * 365)
     assert tool("run-dir", "--due", "--config", str(path)).stdout.splitlines()[1:] in ([], [""])
     assert "listed again only with FORCE=1" in tool("status", "--config", str(path)).stdout
+
+
+def test_an_unreadable_listing_record_is_due_and_status_says_why(recipe, channel):
+    path = recipe(input={"urls": [f"{channel.base_url}/feed.xml"]}, download=FAST)
+    run = RunDir.for_config(load_config(path))
+    assert make("download", f"CONFIG={path}").returncode == 0
+    assert tool("run-dir", "--due", "--config", str(path)).stdout.splitlines()[1:] in ([], [""])  # fresh: not due
+    ListingRecord.path(run.stage_dir("download")).write_text("{not json")
+    assert tool("run-dir", "--due", "--config", str(path)).stdout.splitlines()[1] == "download"
+    shown = tool("status", "--config", str(path)).stdout
+    assert "download: its record could not be read" in shown and "the next `make` looks again" in shown
