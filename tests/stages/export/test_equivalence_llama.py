@@ -72,7 +72,9 @@ def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(exported_d
     assert check["ratio_ok"] and check["agreement_ok"] and check["tokens"] >= 256
     assert abs(check["ratio"]["llama_cpp"] / check["ratio"]["peft"] - 1) <= 0.05
     assert check["ratio"]["llama_cpp"] < 0.95 and check["ratio"]["peft"] < 0.95  # the adapter does move the model
-    assert check["top1_agreement"]["adapter"] >= check["top1_agreement"]["base"]
+    # no lower with the adapter than without, beyond the noise of counting it on these tokens (equivalence.py)
+    assert check["top1_agreement"]["adapter"] >= check["top1_agreement"]["base"] - check["agreement_margin"]
+    assert 0 < check["agreement_margin"] < 0.03
     assert exported.base_gguf.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
     shown = "\n".join(summary_lines(run, read_manifest(run.stage_dir("export"))))
     assert f"llama.cpp x{check['ratio']['llama_cpp']:.3f} vs PEFT x{check['ratio']['peft']:.3f}" in shown

@@ -129,3 +129,24 @@ def test_modelfile_and_command_lines_are_well_formed():
     assert server[:5] == ["llama-server", "-m", "/m/base model.gguf", "--lora", "/r/adapter.gguf"]
     for rank, allowed in ((4, 8), (8, 8), (12, 16), (64, 64), (100, 128)):  # vLLM takes only its listed ranks
         assert shlex.split(vllm_command("org/base", "toby", "/r/adapter", rank))[-2:] == ["--max-lora-rank", str(allowed)]
+
+
+def test_agreement_allows_counting_noise_and_catches_a_wrong_conversion():
+    """The check's arithmetic on 532 scored tokens, as on the demo: 3 tokens fewer in agreement with the adapter
+    (a correct conversion, measured once) pass; 33 fewer (a wrong q/k row order, measured) fail."""
+    from tube2lora_export.equivalence import compare, failure
+
+    def windows(agreeing: int, of: int = 532, nll: float = 1.0) -> list[dict]:
+        return [{"nll": [nll] * of, "top1": list(range(of))}], [{"nll": [nll] * of,
+                                                                 "top1": list(range(agreeing)) + [-1] * (of - agreeing)}]
+
+    def check(adapter_agreeing: int) -> dict:
+        llama_base, peft_base = windows(510)
+        llama_adapter, peft_adapter = windows(adapter_agreeing, nll=0.6)
+        return compare({"base": llama_base, "adapter": llama_adapter}, {"base": peft_base, "adapter": peft_adapter},
+                       0.05)
+
+    assert round(check(510)["agreement_margin"], 3) == 0.017
+    assert check(507)["agreement_ok"] and failure(check(507)) is None  # 95.3% against 95.9%
+    assert not check(477)["agreement_ok"]  # 89.7% against 95.9%
+    assert "(more than the 1.7% counting noise apart)" in failure(check(477))

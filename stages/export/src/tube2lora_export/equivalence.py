@@ -4,8 +4,11 @@ Two measures on the same held-out token windows (the same token ids on both side
 - the perplexity ratio adapter / base, in llama.cpp and in PEFT: within `tolerance` of each other (relative).
   Ratios, not perplexities: llama.cpp's base may be quantized (the demo's is Q4_1), which moves both of its
   perplexities alike;
-- top-1 next-token agreement between llama.cpp and PEFT, with the adapter and without: with the adapter at least
-  as high as without (the adapter does not make the two runtimes disagree more than the quantized base does).
+- top-1 next-token agreement between llama.cpp and PEFT, with the adapter and without: with the adapter no lower
+  than without, beyond the noise of counting it on these tokens (two binomial standard errors of the base's
+  agreement: 1.7 points on the demo's 532 tokens at 96%): the adapter does not make the two runtimes disagree
+  more than the quantized base does. A correct conversion measured 0.6 points below on one training run (3
+  tokens of 532) and above on others; a wrong q/k row order 2.1 and 6.2 points below.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ def compare(llama: dict[str, list[dict]], peft: dict[str, list[dict]], tolerance
     ratios = {side: p["adapter"] / p["base"] for side, p in ppl.items()}
     gap = ratios["llama_cpp"] / ratios["peft"] - 1
     agree = {"adapter": agreement(llama["adapter"], peft["adapter"]), "base": agreement(llama["base"], peft["base"])}
+    tokens = sum(len(w["nll"]) for w in peft["base"])
+    margin = 2 * math.sqrt(agree["base"] * (1 - agree["base"]) / tokens)
     return {
-        "tokens": sum(len(w["nll"]) for w in peft["base"]),
+        "tokens": tokens,
         "windows": len(peft["base"]),
         "perplexity": {side: {k: round(v, 4) for k, v in p.items()} for side, p in ppl.items()},
         "ratio": {side: round(r, 4) for side, r in ratios.items()},
@@ -39,7 +44,8 @@ def compare(llama: dict[str, list[dict]], peft: dict[str, list[dict]], tolerance
         "tolerance": tolerance,
         "top1_agreement": {k: round(v, 4) for k, v in agree.items()},
         "ratio_ok": abs(gap) <= tolerance,
-        "agreement_ok": agree["adapter"] >= agree["base"],
+        "agreement_margin": round(margin, 4),
+        "agreement_ok": agree["adapter"] >= agree["base"] - margin,
     }
 
 
@@ -52,5 +58,6 @@ def failure(result: dict) -> str | None:
     if not result["agreement_ok"]:
         agree = result["top1_agreement"]
         return (f"llama.cpp and PEFT agree on the next token {agree['adapter']:.1%} of the time with the adapter, "
-                f"{agree['base']:.1%} without: the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept")
+                f"{agree['base']:.1%} without (more than the {result['agreement_margin']:.1%} counting noise apart): "
+                "the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept")
     return None
