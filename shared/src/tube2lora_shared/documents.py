@@ -165,7 +165,8 @@ class SourceMix(BaseModel):
     weight: float  # train.mix.<source>
     target_share: float  # the weight renormalised over the sources that had data (0: left out)
     share: float  # achieved
-    rows: int  # training rows used
+    rows: int  # training rows used, repeats counted
+    unique_rows: int = 0  # distinct training rows used (older metrics: not recorded)
     available_rows: int  # training rows there were
     supervised_tokens: int
     tokens: int

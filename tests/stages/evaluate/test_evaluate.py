@@ -71,6 +71,12 @@ def test_signature_phrases_and_style_measures():
     phrases = signature_phrases(texts, [3, 4, 5], 2, 10)
     assert any("grease monkeys" in p for p in phrases) and any("rubber side down" in p for p in phrases)
     assert phrase_rate("keep the rubber side down always", ["rubber side down"]) == 16.667  # 1 in 6 words
+    # phrases overlapping in the text are one saying; a phrase counts as whole words only
+    greeting = "all right free smunkies toby here let's get our hands dirty"  # 11 words
+    assert phrase_rate(greeting, ["smunkies toby here", "toby here let's get our", "let's get our hands dirty"]) == 9.091
+    assert phrase_rate(greeting + " keep the rubber side down", ["toby here", "keep the rubber", "rubber side down"]) \
+        == round(100 * 2 / 16, 3)
+    assert phrase_rate("so the chains rattle", ["so the chain"]) == 0
     assert js_divergence(function_profile(SPEECH), function_profile(SPEECH)) == 0
     assert js_divergence(function_profile("the the the"), function_profile("you you you")) == 1.0
 
@@ -96,7 +102,7 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
         path = recipe(train={"base_model": str(tiny_mistral), "tokenizer": "mistral:v3", "max_steps": 6,
                              "learning_rate": 0.005, "lora_r": 8, "logging_steps": 1, "eval_steps": 3, "eval_share": 0.2,
                              "mix": {"own_words": 0, "talk_as_creator": 1, "monologue": 0}},
-                      evaluate={"max_new_tokens": 12, "samples": 2, "judge": True},
+                      evaluate={"max_new_tokens": 400, "samples": 3, "judge": True},
                       llm={"base_url": server.base_url, "model": "judge"})
         generated = {"creator": "Toby Fenwick", "persona": PERSONA, "videos": [f"vid{v}" for v in range(5)],
                      "generators": {"own_words": {"attempted": 16, "accepted": 15, "rejected": {"leaks_answer": 1}},
@@ -131,8 +137,14 @@ def test_evaluate_reports_base_against_adapter(recipe, tiny_mistral):
         assert server.total == 12 and verdict["adapter"]["comparisons"] == 6
         assert verdict["adapter"]["real_picked_rate"] == 1.0 and verdict["adapter"]["told_apart"] == 3
 
+        from tube2lora_models.chat import load_encoder
+
+        encoder = load_encoder("mistral:v3", str(tiny_mistral))
+        tokens = lambda text: len(encoder.encode_text(text)[0])  # noqa: E731
+        for sample in evaluation["samples"]:  # answer_length real: as long as the creator's answer, not 400 tokens
+            assert tokens(sample["adapter"]) <= tokens(sample["reference"]) + 8 < 400 // 2
         sample = evaluation["samples"][0]
-        assert len(evaluation["samples"]) == 2 and sample["reference"] == held_out[0].text
+        assert len(evaluation["samples"]) == 3 and sample["reference"] == held_out[0].text
         assert sample["prompt"] == f"What do you think about part {held_out[0].id}?"
         assert "rubber side down" in " ".join(evaluation["signature_phrases"])
         md = (stage / "report.md").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from tube2lora_shared.config import validate_section
@@ -40,6 +42,27 @@ def test_uneven_weights_are_met_by_whole_rows_without_repetition():
     # own_words (200 tokens) is the scarce one at 3/4: total 266.7, monologue's target 66.7 -> two rows of 30
     assert (report["own_words"]["rows"], report["monologue"]["rows"]) == (10, 2)
     assert report["own_words"]["target_share"] == 0.75 and report["own_words"]["share"] == round(200 / 260, 4)
+
+
+def test_a_scarce_source_is_repeated_up_to_its_share_and_nothing_plentiful_is_cut():
+    data = rows("own_words", 4, 25, prompt=15) + rows("monologue", 10, 25)  # 100 and 250 supervised tokens
+    chosen, report, _ = mix(data, WEIGHTS, seed=1, max_repeats=3)
+    assert report["monologue"]["rows"] == report["monologue"]["unique_rows"] == 10  # all of it, once
+    own = report["own_words"]
+    assert (own["rows"], own["unique_rows"], own["supervised_tokens"]) == (10, 4, 250)  # 2 whole copies + 2 rows
+    assert own["share"] == report["monologue"]["share"] == 0.5
+    times = Counter(r["n"] for r in chosen if r["source"] == "own_words")
+    assert sorted(times) == [0, 1, 2, 3] and sorted(times.values()) == [2, 2, 3, 3]  # whole copies, then a part
+    assert mix(data, WEIGHTS, seed=1, max_repeats=3)[0] == chosen  # seeded
+
+
+def test_max_repeats_caps_the_repetition_and_then_the_plentiful_source_is_cut():
+    data = rows("own_words", 2, 25) + rows("monologue", 20, 25)  # 50 and 500 supervised tokens
+    _, report, _ = mix(data, WEIGHTS, seed=1, max_repeats=2)
+    assert (report["own_words"]["rows"], report["own_words"]["unique_rows"]) == (4, 2)  # twice over, no more
+    assert report["monologue"]["rows"] == report["monologue"]["unique_rows"] == 4  # cut to the same 100 tokens
+    _, once, _ = mix(data, WEIGHTS, seed=1, max_repeats=1)  # nothing repeated: the scarcest sets the total
+    assert (once["own_words"]["rows"], once["monologue"]["rows"]) == (2, 2)
 
 
 def test_a_weighted_source_without_data_warns_and_the_rest_renormalise():

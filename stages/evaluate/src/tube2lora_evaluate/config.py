@@ -11,7 +11,10 @@ from tube2lora_shared.config import Section
 
 class EvaluateConfig(Section):
     max_chats: int = Field(50, ge=1)  # held-out own_words questions answered (and talk_as_creator chats scored)
-    max_new_tokens: int = Field(96, ge=8)  # length of base's and adapter's answers
+    # real: each answer may run as long as the creator's real answer to that question (its tokens), at most
+    # max_new_tokens, so phrase rates, Delta and repetition compare like with like; fixed: always max_new_tokens
+    answer_length: Literal["real", "fixed"] = "real"
+    max_new_tokens: int = Field(384, ge=8)  # the longest answer base and adapter may give
     # How base and adapter answer (both alike, as a chat would): sampled, each question with its own seed, so the
     # answers repeat from run to run; temperature 0 is greedy decoding, which loops on small models.
     temperature: float = Field(0.7, ge=0, le=2)

@@ -152,10 +152,13 @@ def _answers(ctx: StageContext, cfg: EvaluateConfig, model, encoder,
     answers: dict[str, list[str]] = {"base": [], "adapter": []}
     prompts = []
     for i, chat in enumerate(ctx.track(chats, "generations", total=len(chats))):
-        decoding = Decoding(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.repetition_penalty, cfg.seed + i)
         last_user = max(i for i, m in enumerate(chat.messages) if m["role"] == "user")
         ids = encoder.prompt(chat.messages[: last_user + 1])  # the conversation up to the last user turn
         reply = next((m["content"] for m in chat.messages[last_user + 1:] if m["role"] == "assistant"), "")
+        length = cfg.max_new_tokens
+        if cfg.answer_length == "real" and reply:
+            length = max(8, min(length, len(encoder.encode_text(reply)[0])))  # as long as the creator's answer
+        decoding = Decoding(length, cfg.temperature, cfg.top_p, cfg.repetition_penalty, cfg.seed + i)
         prompts.append((chat.messages[last_user]["content"], reply))
         for side in answers:
             answers[side].append(encoder.decode(generate(model, ids, decoding, side == "adapter",

@@ -80,10 +80,18 @@ def signature_phrases(texts_by_video: dict[str, str], sizes: list[int], min_vide
 
 
 def phrase_rate(text: str, phrases: list[str]) -> float:
-    """Signature phrases per 100 words."""
-    n = len(words(text))
-    joined = " ".join(w.lower() for w in words(text))
-    return round(100 * sum(joined.count(p) for p in phrases) / n, 3) if n else 0.0
+    """Signature phrases said per 100 words: whole words only ("so the chain" is not in "so the chains"),
+    and phrases that overlap in the text are one saying ("toby here let's get our" and "let's get our hands
+    dirty" in one greeting count once, as they would for the listener)."""
+    tokens = [w.lower() for w in words(text)]
+    grams = [p.split() for p in phrases]
+    spans = sorted((i, i + len(g)) for g in grams if g for i in range(len(tokens) - len(g) + 1)
+                   if tokens[i:i + len(g)] == g)
+    said, end = 0, -1
+    for start, stop in spans:
+        said += start >= end  # a span that starts after the last one ended is a new saying
+        end = max(end, stop) if start < end else stop
+    return round(100 * said / len(tokens), 3) if tokens else 0.0
 
 
 def profile(text: str, reference_profile: list[float] | None, phrases: list[str] | None,

@@ -61,6 +61,9 @@ class TrainConfig(Section):
     # rows packed into max_length sequences without padding (best-fit decreasing; each row attends to itself only)
     packing: bool = True
     mix: MixConfig = Field(default_factory=lambda: MixConfig(own_words=1.0, monologue=1.0))
+    # a source scarcer than its share is repeated up to it, at most this many times over (1: nothing repeated,
+    # the scarcest source sets the total and the others are cut to it)
+    max_repeats: float = Field(3.0, ge=1)
     eval_share: float = Field(0.2, ge=0, lt=1)  # share of *videos* held out (no chunk of them is trained on)
     eval_steps: int = Field(50, ge=1)
     early_stopping_patience: int = Field(3, ge=0)  # evaluations without a better eval loss before stopping; 0: off

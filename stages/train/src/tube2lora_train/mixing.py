@@ -4,10 +4,13 @@ Every source becomes rows `{"input_ids", "assistant_masks", "source", "video", .
 (own_words, talk_as_creator, editorial_rewrite) through the tokenizer's chat format, loss on the
 assistant's tokens only; `monologue` (the creator's passages as plain text) with loss on every token.
 
-How `train.mix` is met (`mix`): nothing is repeated. The weights of the sources that have training rows
-are turned into shares of the supervised training tokens; the scarcest source relative to its share is
-used whole and sets the total; every other source is subsampled by whole rows, in a seeded order, up to
-its share. A weighted source with no rows is left out (a warning) and the others' shares renormalise.
+How `train.mix` is met (`mix`): nothing the creator said is thrown away while it can be helped. The
+weights of the sources that have training rows are turned into shares of the supervised training tokens;
+the most plentiful source relative to its share is used whole and sets the total, and a scarcer source is
+repeated up to its share (whole copies in a seeded order, the last copy partial) at most `max_repeats`
+times over. Where that cap binds, the total shrinks to what the capped source can carry and the others are
+subsampled by whole rows, in a seeded order (`max_repeats: 1` repeats nothing: the scarcest source sets
+the total). A weighted source with no rows is left out (a warning) and the others' shares renormalise.
 """
 
 from __future__ import annotations
@@ -74,9 +77,11 @@ def usable_videos(kept: list[str], rows: list[Row]) -> tuple[list[str], list[str
     return [v for v in kept if v in having], [v for v in kept if v not in having]
 
 
-def mix(rows: list[Row], weights: dict[str, float], seed: int) -> tuple[list[Row], dict[str, dict], list[str]]:
+def mix(rows: list[Row], weights: dict[str, float], seed: int,
+        max_repeats: float = 1.0) -> tuple[list[Row], dict[str, dict], list[str]]:
     """(the training rows at the configured token shares, per source what was asked and achieved, one
-    warning per weighted source that has no row). Rows of sources weighted 0 are left out."""
+    warning per weighted source that has no row). Rows of sources weighted 0 are left out; a source is
+    repeated at most `max_repeats` times over to reach its share."""
     by_source = {s: [r for r in rows if r["source"] == s] for s in SOURCES}
     weighted = [s for s in SOURCES if weights.get(s, 0) > 0]
     present = [s for s in weighted if by_source[s] and _supervised(by_source[s])]
@@ -87,15 +92,17 @@ def mix(rows: list[Row], weights: dict[str, float], seed: int) -> tuple[list[Row
                          "generate stage made none of them for the training videos (see stages/generate/README.md)")
     total_weight = sum(weights[s] for s in present)
     target_share = {s: weights[s] / total_weight for s in present}
-    total = min(_supervised(by_source[s]) / target_share[s] for s in present)  # the scarcest source sets it
+    carries = {s: _supervised(by_source[s]) / target_share[s] for s in present}  # the total each source fills
+    total = min(max(carries.values()), max_repeats * min(carries.values()))
     chosen: list[Row] = []
     report: dict[str, dict] = {}
     for source in SOURCES:
         available = by_source[source]
-        taken = _take(available, target_share[source] * total, f"{seed}:{source}") if source in present else []
+        taken = _repeat(available, target_share[source] * total, f"{seed}:{source}") if source in present else []
         chosen += taken
         report[source] = {"weight": weights.get(source, 0.0), "target_share": round(target_share.get(source, 0.0), 4),
-                          "rows": len(taken), "available_rows": len(available),
+                          "rows": len(taken), "unique_rows": len({id(r) for r in taken}),
+                          "available_rows": len(available),
                           "supervised_tokens": _supervised(taken), "tokens": sum(len(r["input_ids"]) for r in taken)}
     supervised = _supervised(chosen)
     for entry in report.values():
@@ -113,6 +120,16 @@ def max_length(rows: list[Row], configured: int | None, cap: int) -> int:
     """The configured length, else the longest row rounded up to 64, at most `cap`."""
     longest = max(len(r["input_ids"]) for r in rows)
     return configured or min(cap, 64 * math.ceil(longest / 64))
+
+
+def _repeat(rows: list[Row], target: float, seed: str) -> list[Row]:
+    """Whole copies of `rows` while a whole copy fits in `target` supervised tokens, then `_take` of the
+    rest; every copy in its own seeded order, so a partial last copy is a fair sample."""
+    size, out, copy = _supervised(rows), [], 0
+    while size and target - _supervised(out) >= size:
+        out += _take(rows, size, f"{seed}:{copy}")
+        copy += 1
+    return out + _take(rows, target - _supervised(out), f"{seed}:{copy}")
 
 
 def _take(rows: list[Row], target: float, seed: str) -> list[Row]:

@@ -52,7 +52,8 @@ def run(ctx: StageContext) -> None:
         ctx.log.warning("rows of %d video(s) the generate stage does not list as kept are left out: %s",
                         len(outside), ", ".join(outside[:5]))
     encoded = encode(encoder, [r for r in items if r["video"] in keep])
-    chosen, shares, warnings = mix([r for r in encoded if r["video"] not in held_out], weights, cfg.seed)
+    chosen, shares, warnings = mix([r for r in encoded if r["video"] not in held_out], weights, cfg.seed,
+                                     cfg.max_repeats)
     for warning in warnings:
         ctx.log.warning(warning)
     rows = {"train": chosen, "eval": eval_rows([r for r in encoded if r["video"] in held_out], weights)}

@@ -3,7 +3,7 @@ mix's achieved token shares) and which checkpoint was kept."""
 
 from __future__ import annotations
 
-from tube2lora_shared.documents import TrainedAdapter, TrainingMetrics
+from tube2lora_shared.documents import SourceMix, TrainedAdapter, TrainingMetrics
 from tube2lora_shared.manifest import Manifest
 from tube2lora_shared.rundir import RunDir
 from tube2lora_shared.summary import find_document, number, show_path
@@ -21,6 +21,13 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
            f"eval loss {number(metrics.eval_loss)})"]
     used = {name: m for name, m in metrics.mix.items() if m.rows}
     if used:
-        out.append("  mix      " + ", ".join(f"{name} {m.share:.0%} ({m.rows} of {m.available_rows} rows)"
-                                          for name, m in used.items()) + " of the supervised tokens")
+        out.append("  mix      " + ", ".join(f"{name} {m.share:.0%} ({_rows(m)})" for name, m in used.items())
+                   + " of the supervised tokens")
     return out
+
+
+def _rows(source: SourceMix) -> str:
+    """"6 of 6 rows, repeated to 16" where repeats made up the share, else "7 of 11 rows"."""
+    unique = source.unique_rows or source.rows
+    repeated = f", repeated to {source.rows}" if source.rows > unique else ""
+    return f"{unique} of {source.available_rows} rows{repeated}"
