@@ -189,6 +189,7 @@ class TrainingMetrics(Document):
     max_length: int
     lora_target_modules: list[str]
     resumed: bool
+    reused: bool = False  # taken from a training with the same inputs that finished earlier (nothing trained)
     seconds: float
     tokens_per_second: float | None
     device: str

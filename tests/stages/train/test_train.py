@@ -78,6 +78,21 @@ def test_train_stage_contract(recipe, tiny_mistral):
     assert f"best step {metrics['best_step']} of 5" in shown[0]
     assert shown[1].startswith(f"  mix      own_words {mix['own_words']['share']:.0%} ")
     assert run_stage(TRAIN, path) == 0  # current: nothing retrained
+    assert metrics["reused"] is False
+
+    # a new run directory with the same train inputs (as after another evaluate setting) takes the finished
+    # adapter: no step past max_steps, the same weights, the same metrics
+    import shutil
+
+    trained = tensors(adapter)
+    shutil.rmtree(stage)
+    shutil.rmtree(run.artifacts_dir("train"))
+    assert run_stage(TRAIN, path) == 0
+    again = json.loads((stage / "training_metrics.json").read_text())
+    assert again["reused"] is True and again["steps"] == 5 and again["best_step"] == metrics["best_step"]
+    assert same_tensors(tensors(adapter), trained) and (adapter / "mistral_instruct_tokenizer_240323.model.v3").exists()
+    assert list((run.artifacts_dir("train") / "tensorboard").rglob("events.out.tfevents*"))
+    assert {k: v for k, v in again.items() if k != "reused"} == {k: v for k, v in metrics.items() if k != "reused"}
 
 
 def test_the_best_checkpoint_ships_and_early_stopping_ends_the_run(recipe, tiny_mistral, tmp_path):

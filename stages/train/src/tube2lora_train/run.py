@@ -7,7 +7,8 @@ Reads `stages/generate/` (`passages.jsonl`, each weighted source's dataset, `dat
 Writes `split.json` (before training), `mask_audit.json`, `training_metrics.json` and `adapter.json` (what
 was decided: base model, tokenizer, adapter path) to `stages/train/`, and the adapter (+ tokenizer) and
 TensorBoard logs to `artifacts/train/`. Checkpoints live in the cache under the stage's input hash, so a
-killed run resumes from the last one.
+killed run resumes from the last one, and a finished training's adapter beside them (finished.py), so a new
+run directory with the same inputs trains nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tube2lora_shared.errors import StageError
 from tube2lora_shared.files import write_text_atomic
 from tube2lora_shared.lifecycle import StageContext
 
+from . import finished
 from .audit import mask_audit
 from .config import TrainConfig
 from .mixing import encode, eval_rows, max_length, mix, usable_videos
@@ -76,19 +78,28 @@ def run(ctx: StageContext) -> None:
     work = ctx.cache.root / "train" / ctx.input_hash[:32]
     if ctx.force:
         shutil.rmtree(work, ignore_errors=True)  # a forced run trains from scratch; an interrupted one resumes
-    where = preflight("train", base_model, cfg.device, cfg.cpu_max_params, ctx.log)
-    trainer, metrics = fit(cfg, base_model, encoder, rows, length, work, ctx.log, where)
-    metrics = metrics.model_copy(update={"mix": {s: SourceMix(**m) for s, m in shares.items()}})
     adapter, adapter_path = ctx.artifact("adapter")
-    trainer.save_model(str(adapter))  # the best checkpoint's weights (loaded at the end); main process only
-    if not trainer.is_world_process_zero():
-        return
-    encoder.save(adapter)
+    done = finished.reusable(work)
+    if done:
+        ctx.log.info("a training with these same inputs finished earlier (%s): its adapter is taken, nothing is "
+                     "trained again (FORCE=1 trains from scratch)", work)
+        finished.restore(work, adapter)
+        trainer, metrics = None, done.model_copy(update={"reused": True})
+    else:
+        where = preflight("train", base_model, cfg.device, cfg.cpu_max_params, ctx.log)
+        trainer, metrics = fit(cfg, base_model, encoder, rows, length, work, ctx.log, where)
+        metrics = metrics.model_copy(update={"mix": {s: SourceMix(**m) for s, m in shares.items()}})
+        trainer.save_model(str(adapter))  # the best checkpoint's weights (loaded at the end); main process only
+        if not trainer.is_world_process_zero():
+            return
+        encoder.save(adapter)
+        finished.keep(work, adapter, metrics)
     tensorboard, tensorboard_path = ctx.artifact("tensorboard")
     shutil.copytree(work / "tensorboard", tensorboard, dirs_exist_ok=True)
     merged_path = None
     if cfg.merge:
-        release(trainer)  # the trained model's memory (a GPU's) goes back before the base is loaded again to merge
+        if trainer:
+            release(trainer)  # the trained model's memory (a GPU's) goes back before the base is loaded to merge
         merged, merged_path = ctx.artifact("merged")
         if cfg.load_in_4bit:
             ctx.log.info("merging the QLoRA adapter into the full-precision base (not its 4-bit weights), as PEFT "
