@@ -52,6 +52,17 @@ def test_demo_reports_base_against_adapter_and_reruns_for_free():
     own = datasets["own_words"]
     assert own["accepted"] >= 4, "too few of Toby's passages got a question that passed the gates"
     assert f"examples   own_words: {own['accepted']} of {own['attempted']} accepted" in first.stdout
+    # issue 13 through llama.cpp: every own_words answer is Toby's kept text word for word, whatever SmolLM2 asked,
+    # and the sentence the filter cut as boilerplate is in no training row of the videos it was cut from
+    kept = {r["id"]: r["text"] for r in map(json.loads, (run.stage_dir("filter") / "kept.jsonl").open())}
+    answers = [(r["provenance"]["video_id"], r["messages"][-1]["content"]) for r in
+               map(json.loads, (run.stage_dir("generate") / "own_words" / "dataset_messages.jsonl").open())]
+    monologue = [(r["video_id"], r["text"]) for r in map(json.loads, (run.stage_dir("generate") / "passages.jsonl").open())]
+    assert len(answers) == own["accepted"] and all(text in kept[video] for video, text in answers + monologue)
+    cuts = [json.loads(line) for line in (run.stage_dir("filter") / "boilerplate.jsonl").open()]
+    assert cuts and cuts[0]["removed_from"], "the demo's filter cut no boilerplate: the check below would be empty"
+    for cut in cuts:
+        assert not any(cut["sentence"] in text for video, text in answers + monologue if video in cut["removed_from"])
     page = report.read_text()
     for name, generated in datasets.items():  # the report counts every rejection, by reason
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(generated["rejected"].items(), key=lambda kv: (-kv[1], kv[0])))
