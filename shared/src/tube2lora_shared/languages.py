@@ -70,7 +70,8 @@ def identified_allowed(code: str | None, allowlist: Iterable[str]) -> bool:
 
 
 def identifiable(code: str) -> bool:
-    """Whether `identify` can name this language at all (py3langid knows 140-odd languages and varieties, not all of whisper's 99)."""
+    """Whether `identify` can name this language at all (py3langid knows 140-odd languages and varieties, not
+    all of whisper's 99)."""
     return written(code) in _known()
 
 

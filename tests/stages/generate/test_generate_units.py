@@ -20,7 +20,8 @@ def test_fenced_json_and_role_case_are_tolerated():
 
 
 def test_line_breaks_in_japanese_answers_and_questions_add_no_space():
-    text = '{"messages": [{"role": "user", "content": "ホイールの\\n外し方は？"}, {"role": "assistant", "content": "まず、\\nレバーを開けます。"}]}'
+    text = ('{"messages": [{"role": "user", "content": "ホイールの\\n外し方は？"}, '
+            '{"role": "assistant", "content": "まず、\\nレバーを開けます。"}]}')
     assert [m["content"] for m in parse_conversation(text, 1)] == ["ホイールの外し方は？", "まず、レバーを開けます。"]
     assert parse_question('{"question": "ブレーキの\\n調整は\\nどうしますか？"}') == "ブレーキの調整はどうしますか？"
     assert parse_question('{"question": "How do I\\nadjust the brake?"}') == "How do I adjust the brake?"

@@ -82,7 +82,8 @@ def transcribe(recipe, channel_audio, monkeypatch, tmp_path_factory):
 
     def run(names: list[str], **section) -> tuple[dict[str, Transcript], str]:
         runs.append(names)  # a run directory of its own each time
-        path = recipe(f"recipe{len(runs)}.yaml", paths={"runs_dir": "runs", "cache_dir": str(cache)}, transcribe={"prefer": "captions", **section})
+        path = recipe(f"recipe{len(runs)}.yaml", paths={"runs_dir": "runs", "cache_dir": str(cache)},
+                      transcribe={"prefer": "captions", **section})
         publish_download(path, [(video(n), channel_audio[n][0]) for n in names])
         assert run_stage(TRANSCRIBE, path) == 0
         stage = RunDir.for_config(load_config(path)).stage_dir("transcribe")

@@ -24,6 +24,10 @@ def two_voice(a, b, seconds=(60.0, 20.0)) -> Diarization:
     return Diarization(windows=[(0, 3), (3, 6)], labels=[0, 1], centroids=[list(a), list(b)], seconds=list(seconds))
 
 
+def alone(voice) -> Diarization:
+    return Diarization(windows=[(0, 3)], labels=[0], centroids=[list(voice)], seconds=[60.0])
+
+
 def test_the_creator_is_the_voice_heard_across_videos_not_the_one_who_talks_most():
     rng = np.random.default_rng(1)
     creator, guests = rng.normal(size=64), [rng.normal(size=64) for _ in range(3)]
@@ -42,7 +46,7 @@ def test_the_creator_is_the_voice_heard_across_videos_not_the_one_who_talks_most
 def test_talking_most_decides_nothing_a_tie_in_videos_is_no_creator():
     rng = np.random.default_rng(2)
     creator, host, other = (v / np.linalg.norm(v) for v in rng.normal(size=(3, 64)))
-    solo = Diarization(windows=[(0, 3)], labels=[0], centroids=[list(creator)], seconds=[60.0])
+    solo = alone(creator)
     # One interview is the channel's only evidence: both voices are heard in 1 video; the creator talks most.
     voiceprint, undecided = channel_voice([two_voice(creator, host, seconds=(90.0, 20.0))], 0.7)
     assert voiceprint is None and undecided == "2 voices are each heard in 1 of the channel's 1 video(s), none in more"
@@ -54,14 +58,12 @@ def test_talking_most_decides_nothing_a_tie_in_videos_is_no_creator():
     voiceprint, undecided = channel_voice([two_voice(host, creator, seconds=(90.0, 20.0)), solo], 0.7)
     assert undecided is None and float(voiceprint @ creator) > 0.99
     # ...and a third person's solo episode does not.
-    assert channel_voice([two_voice(host, creator), Diarization(windows=[(0, 3)], labels=[0], centroids=[list(other)],
-                                                                seconds=[60.0])], 0.7)[0] is None
+    assert channel_voice([two_voice(host, creator), alone(other)], 0.7)[0] is None
 
 
 def test_a_reference_clip_checks_solo_videos_in_auto_too():
     rng = np.random.default_rng(3)
     creator, stranger = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 64)))
-    alone = lambda v: Diarization(windows=[(0, 3)], labels=[0], centroids=[list(v)], seconds=[60.0])  # noqa: E731
     assert creator_of(alone(stranger), creator, "auto", 0.75, 0.05) == (0, None)  # the channel's own voiceprint
     assert creator_of(alone(stranger), creator, "auto", 0.75, 0.05, reference=True)[0] is None
     assert creator_of(alone(creator), creator, "auto", 0.75, 0.05, reference=True) == (0, 1.0)

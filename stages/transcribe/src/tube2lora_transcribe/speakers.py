@@ -121,9 +121,10 @@ def voice_of(span: Span, d: Diarization, reach: float = 1.0) -> int | None:
 
 
 def channel_voice(videos: list[Diarization], min_similarity: float) -> tuple[np.ndarray | None, str | None]:
-    """(the creator's voiceprint from the channel alone, None) or (None, why it cannot be told). Every video's
-    voices are pooled and grouped again (two voices of one video never in one group); the group heard in more videos than any other is the creator, its
-    speech-weighted mean the voiceprint. A tie at the top is no answer: who talks most is no evidence."""
+    """(the creator's voiceprint from the channel alone, None) or (None, why it cannot be told). Every
+    video's voices are pooled and grouped again (two voices of one video never in one group); the group heard in
+    more videos than any other is the creator, its speech-weighted mean the voiceprint. A tie at the top is no
+    answer: who talks most is no evidence."""
     rows = [(v, np.array(c), s) for v, d in enumerate(videos) for c, s in zip(d.centroids, d.seconds)]
     if not rows:
         return None, "no voice was found in the channel's videos"
