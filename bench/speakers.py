@@ -75,7 +75,7 @@ def main() -> None:
             started = time.perf_counter()
             voices = {name: diarizer.diarize(a["file"], sha256_file(a["file"]), segments[name])[0]
                       for name, a in audio.items()}
-            voiceprint = channel_voice(list(voices.values()), cfg.same_voice)
+            voiceprint, _ = channel_voice(list(voices.values()), cfg.same_voice)
             attributed = {}
             for name, d in voices.items():
                 creator, _ = creator_of(d, voiceprint, "auto", cfg.creator_similarity, cfg.creator_margin)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tube2lora_shared.segmentation import ideographic, join_text, sentence_spans, sentences, words
+from tube2lora_shared.segmentation import collapse_space, ideographic, join_text, sentence_spans, sentences, words
 from tube2lora_shared.textstats import copied_words, mattr, reading_ease, similarity, word_ngrams
 
 
@@ -43,6 +43,12 @@ def test_pieces_join_back_as_written():
     assert join_text(["今日は雨です。", "「傘を持って。」", "明日は晴れ！"]) == "今日は雨です。「傘を持って。」明日は晴れ！"
     assert join_text(["Hello there.", "Then left!"]) == "Hello there. Then left!"
     assert join_text(["ホイールを", "外します。", "OK, 次は", "ブレーキ"]) == "ホイールを外します。 OK, 次はブレーキ"
+
+
+def test_white_space_collapses_without_a_space_between_cjk_characters():
+    assert collapse_space("ホイールを\n外します。\n 次は  ブレーキ") == "ホイールを外します。次はブレーキ"
+    assert collapse_space("轮子\n拆下来。  OK,\tthen\nthe brake") == "轮子拆下来。 OK, then the brake"
+    assert collapse_space("  Take the wheel\n off. ") == "Take the wheel off."
 
 
 def test_ideographic_characters_carry_content():

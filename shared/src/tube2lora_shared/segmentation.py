@@ -71,3 +71,9 @@ def join_text(parts: list[str]) -> str:
             out += " "
         out += part
     return out
+
+
+def collapse_space(text: str) -> str:
+    """`text` with every run of white space (line breaks included) made one space, and none left between two
+    CJK characters or CJK punctuation: a caption's line break inside a Japanese sentence is no space."""
+    return join_text(text.split())

@@ -41,6 +41,20 @@ def test_gates_name_the_failure_that_explains_the_others():
     assert [r for r, _ in failed_gates(spanish, cfg, ["en"])] == ["language", "too_short", "too_short"]
 
 
+def test_the_language_gate_matches_one_language_under_its_codes():
+    cfg = FilterConfig()
+    for transcript, identified, allowlist in (("jw", "jv", ["jw"]), ("no", "nn", ["nb"]), ("nn", "no", ["no"]),
+                                              ("iw", "he", ["he"]), ("yue", "yue", ["yue"]), ("ar", "arz", ["ar"])):
+        profile = Profile(id="a", **{**GOOD, "transcript_language": transcript, "language": identified})
+        assert failed_gate(profile, cfg, allowlist) is None, (transcript, identified, allowlist)
+    german = Profile(id="a", **{**GOOD, "transcript_language": "no", "language": "de"})
+    assert failed_gate(german, cfg, ["nb"]) == ("language", "identified language 'de' is not in input.languages ['nb']")
+    # Yiddish: py3langid does not know it (calls it Hebrew or German, unsure or not), so only whisper's code counts
+    yiddish = Profile(id="a", **{**GOOD, "transcript_language": "yi", "language": "he", "language_probability": 0.3})
+    assert failed_gate(yiddish, cfg, ["yi"]) is None
+    assert failed_gate(yiddish.model_copy(update={"transcript_language": "en"}), cfg, ["yi"])[0] == "language"
+
+
 # A Spanish video through the English-only tiny.en (measured): whisper reports "en", the text is 24
 # confident-looking English words in 68 s, text language id agrees it is English; whisper's own confidence is low.
 SPANISH_THROUGH_TINY_EN = dict(transcript_language="en", language="en", language_probability=0.93, words=24,

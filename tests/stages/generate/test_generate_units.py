@@ -4,7 +4,7 @@ import pytest
 
 from tube2lora_generate.config import BriefGates, TalkGates
 from tube2lora_generate.gates import copy_share, edit_gate, talk_gate
-from tube2lora_generate.parsing import parse_conversation
+from tube2lora_generate.parsing import parse_conversation, parse_question
 
 SOURCE = ("Shift into the smallest cog at the back so the chain sits nice and slack. Grab a rag, wrap it around "
           "the lower run of the chain, and back pedal slowly for ten turns. You will see the grime come off in "
@@ -17,6 +17,14 @@ GOOD = [{"role": "user", "content": "How do I start cleaning my chain?"},
 def test_fenced_json_and_role_case_are_tolerated():
     text = 'Sure:\n```json\n{"messages": [{"role": "User", "content": "Hi?"}, {"role": "ASSISTANT", "content": "Hey."}]}\n```'
     assert parse_conversation(text, 1) == [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hey."}]
+
+
+def test_line_breaks_in_japanese_answers_and_questions_add_no_space():
+    text = ('{"messages": [{"role": "user", "content": "ホイールの\\n外し方は？"}, '
+            '{"role": "assistant", "content": "まず、\\nレバーを開けます。"}]}')
+    assert [m["content"] for m in parse_conversation(text, 1)] == ["ホイールの外し方は？", "まず、レバーを開けます。"]
+    assert parse_question('{"question": "ブレーキの\\n調整は\\nどうしますか？"}') == "ブレーキの調整はどうしますか？"
+    assert parse_question('{"question": "How do I\\nadjust the brake?"}') == "How do I adjust the brake?"
 
 
 @pytest.mark.parametrize("messages, problem", [

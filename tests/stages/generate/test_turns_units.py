@@ -57,3 +57,14 @@ def test_real_questions_replace_generated_ones_only_through_the_gates():
     assert set(real) == {"v:0", "v:1"} and real["v:0"].value == found[0].question and not turned_down
     real, turned_down = real_questions(found, OwnWordsGates(max_question_words=10))
     assert set(real) == {"v:0"} and turned_down == {"question_too_long": 1}  # v:1 gets a generated question
+
+
+def test_a_japanese_question_is_taken_as_written():
+    def chunk(i, text, creator):
+        return Chunk(index=i, start=i, end=i + 1, source=text, text=text, speaker="S1" if creator else "S2",
+                     is_creator=creator)
+    answer = "古いチェーンは伸びています。交換しましょう。"
+    video = Normalized(id="j", status="success", text=answer, chunks=[
+        chunk(0, "ようこそ。", False), chunk(1, "チェーンはいつ交換しますか？", False), chunk(2, answer, True)])
+    assert openings(video, 40) == {key("古いチェーンは伸びています。"): "ようこそ。チェーンはいつ交換しますか？"}
+    assert question_of("今日は晴れです。ブレーキはどうですか？", 40) == "今日は晴れです。ブレーキはどうですか？"

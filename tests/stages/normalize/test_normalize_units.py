@@ -112,3 +112,8 @@ def test_a_chunk_never_mixes_speakers():
 def test_old_transcripts_without_speakers_still_read():
     old = Segment.model_validate({"start": 0, "end": 1, "text": "hi", "avg_logprob": -0.2})
     assert (old.speaker, old.is_creator) == (None, None)
+
+
+def test_a_cleaned_japanese_answer_keeps_its_line_breaks_out_without_adding_spaces():
+    answer = '{"text": "まず、ホイールを\\n外します。\\nThen the\\nbrake."}'
+    assert parse_clean(answer) == "まず、ホイールを外します。 Then the brake."

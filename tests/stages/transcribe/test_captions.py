@@ -101,3 +101,21 @@ def _no_network(video, *args, **kwargs):
     from tube2lora_media.ytdlp import SourceError
 
     raise SourceError("ERROR: [youtube] x: Unable to download webpage: <urlopen error [Errno -3] Temporary failure in name resolution>")
+
+
+def test_a_caption_line_break_inside_a_japanese_sentence_adds_no_space(recipe, monkeypatch):
+    """YouTube caption cues wrap onto a second line; in Japanese the break falls mid-sentence, and a space put
+    there would reach the training text. Latin lines still get their space."""
+    fake = FakeYouTube({
+        "jaWrapped01": FakeVideo([FakeTrack("ja", "日本語", [(0.0, 3.0, "まず、ホイールを\n自転車から外して、"),
+                                                            (3.0, 3.0, "振れ取り台に\n取り付けます。")])]),
+        "enWrapped01": FakeVideo([FakeTrack("en", "English", [(0.0, 3.0, "Take the wheel\noff the bike.")])]),
+    })
+    monkeypatch.setattr(captions, "new_session", fake.session)
+    path = recipe(input={"languages": ["ja", "en"]}, transcribe={"prefer": "captions", "speakers": "off"})
+    publish_download(path, [(video("jaWrapped01"), None), (video("enWrapped01"), None)])
+    assert run_stage(TRANSCRIBE, path) == 0
+    t = transcripts(path)
+    assert [s.text for s in t["jaWrapped01"].segments] == ["まず、ホイールを自転車から外して、", "振れ取り台に取り付けます。"]
+    assert t["jaWrapped01"].text == "まず、ホイールを自転車から外して、振れ取り台に取り付けます。"
+    assert t["enWrapped01"].text == "Take the wheel off the bike."

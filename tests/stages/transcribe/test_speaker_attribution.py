@@ -77,9 +77,14 @@ def test_an_interview_alone_takes_a_reference_clip_or_is_dropped_not_guessed(rec
     # The interview alone, with a clip of the creator (the solo episode) as the reference voice.
     _, t, _ = transcribe(recipe, fixture_audio, ["interview"], creator_voice_file=str(fixture_audio["solo"]["file"]))
     assert word_shares(t["interview"], fixture_audio["interview"]["turns"])[CREATOR] >= 0.9
-    # A margin no voice can meet: the creator cannot be told apart, so the video is dropped with its reason.
-    _, t, manifest = transcribe(recipe, fixture_audio, ["interview"], diarization={"creator_margin": 0.99})
+    # Without the clip, the interview alone does not tell which voice is the creator's: dropped, not guessed.
+    _, t, _ = transcribe(recipe, fixture_audio, ["interview"])
     assert (t["interview"].status, t["interview"].reason) == ("skipped", "creator_unknown")
+    assert "transcribe.creator_voice_file" in t["interview"].error
+    # A margin no voice can meet: the creator cannot be told apart, so the video is dropped with its reason.
+    _, t, manifest = transcribe(recipe, fixture_audio, ["interview", "solo"], diarization={"creator_margin": 0.99})
+    assert (t["interview"].status, t["interview"].reason) == ("skipped", "creator_unknown")
+    assert "creator_margin" in t["interview"].error
     assert manifest.counts["dropped_creator_unknown"] == 1
 
 
@@ -89,7 +94,8 @@ def test_captions_are_attributed_from_the_downloaded_audio_and_unknown_without(r
     fake = FakeYouTube({"interview01": FakeVideo([FakeTrack("en", "English", lines)]),
                         "noaudio0001": FakeVideo([FakeTrack("en", "English", [(0.0, 3.0, "Hello there.")])])})
     monkeypatch.setattr(captions, "new_session", fake.session)
-    path = recipe(transcribe={"prefer": "captions"})
+    # The interview is the channel's only video with voices: the solo episode, as a clip, says which is the creator.
+    path = recipe(transcribe={"prefer": "captions", "creator_voice_file": str(fixture_audio["solo"]["file"])})
     publish_download(path, [(video("interview01"), fixture_audio["interview"]["file"]), (video("noaudio0001"), None)])
     assert run_stage(TRANSCRIBE, path) == 0
     stage = RunDir.for_config(load_config(path)).stage_dir("transcribe")

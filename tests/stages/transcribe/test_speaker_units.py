@@ -24,19 +24,49 @@ def two_voice(a, b, seconds=(60.0, 20.0)) -> Diarization:
     return Diarization(windows=[(0, 3), (3, 6)], labels=[0, 1], centroids=[list(a), list(b)], seconds=list(seconds))
 
 
+def alone(voice) -> Diarization:
+    return Diarization(windows=[(0, 3)], labels=[0], centroids=[list(voice)], seconds=[60.0])
+
+
 def test_the_creator_is_the_voice_heard_across_videos_not_the_one_who_talks_most():
     rng = np.random.default_rng(1)
     creator, guests = rng.normal(size=64), [rng.normal(size=64) for _ in range(3)]
     unit = [v / np.linalg.norm(v) for v in (creator, *guests)]
     videos = [two_voice(unit[1 + i], unit[0], seconds=(80.0, 20.0)) for i in range(3)]  # guests talk most
-    voiceprint = channel_voice(videos, 0.7)
-    assert float(voiceprint @ unit[0]) > 0.99
+    voiceprint, undecided = channel_voice(videos, 0.7)
+    assert undecided is None and float(voiceprint @ unit[0]) > 0.99
     assert creator_of(videos[0], voiceprint, "auto", 0.75, 0.05)[0] == 1
     lone_guest = Diarization(windows=[(0, 3)], labels=[0], centroids=[list(unit[1])], seconds=[30.0])
     assert creator_of(lone_guest, voiceprint, "auto", 0.75, 0.05)[0] == 0  # auto: a lone voice is the creator
     assert creator_of(lone_guest, voiceprint, "on", 0.75, 0.05)[0] is None  # on: checked against the voiceprint
     twins = two_voice(unit[0], unit[0])
     assert creator_of(twins, voiceprint, "auto", 0.75, 0.05)[0] is None  # not told apart: never guessed
+
+
+def test_talking_most_decides_nothing_a_tie_in_videos_is_no_creator():
+    rng = np.random.default_rng(2)
+    creator, host, other = (v / np.linalg.norm(v) for v in rng.normal(size=(3, 64)))
+    solo = alone(creator)
+    # One interview is the channel's only evidence: both voices are heard in 1 video; the creator talks most.
+    voiceprint, undecided = channel_voice([two_voice(creator, host, seconds=(90.0, 20.0))], 0.7)
+    assert voiceprint is None and undecided == "2 voices are each heard in 1 of the channel's 1 video(s), none in more"
+    # Co-hosts heard in every video: the more talkative one is not the creator for that.
+    cohosts = [two_voice(host, creator, seconds=(80.0, 30.0)), two_voice(host, creator, seconds=(70.0, 40.0))]
+    assert channel_voice(cohosts, 0.7)[0] is None
+    assert creator_of(cohosts[0], None, "auto", 0.75, 0.05) == (None, None)
+    # A solo episode tells: the creator is heard in 2 videos, the host in 1 (he talks most in the interview).
+    voiceprint, undecided = channel_voice([two_voice(host, creator, seconds=(90.0, 20.0)), solo], 0.7)
+    assert undecided is None and float(voiceprint @ creator) > 0.99
+    # ...and a third person's solo episode does not.
+    assert channel_voice([two_voice(host, creator), alone(other)], 0.7)[0] is None
+
+
+def test_a_reference_clip_checks_solo_videos_in_auto_too():
+    rng = np.random.default_rng(3)
+    creator, stranger = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 64)))
+    assert creator_of(alone(stranger), creator, "auto", 0.75, 0.05) == (0, None)  # the channel's own voiceprint
+    assert creator_of(alone(stranger), creator, "auto", 0.75, 0.05, reference=True)[0] is None
+    assert creator_of(alone(creator), creator, "auto", 0.75, 0.05, reference=True) == (0, 1.0)
 
 
 def test_segments_take_the_voice_they_overlap_most():

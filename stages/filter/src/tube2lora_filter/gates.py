@@ -5,7 +5,7 @@ first, then `low_confidence`, then the size, quality and normalize gates."""
 
 from __future__ import annotations
 
-from tube2lora_shared.languages import allowed
+from tube2lora_shared.languages import allowed, identifiable, identified_allowed
 from tube2lora_shared.records import Profile
 
 from .config import FilterConfig
@@ -17,10 +17,16 @@ def failed_gates(p: Profile, cfg: FilterConfig, languages: list[str]) -> list[tu
     """(reason, detail) of every gate the profile fails, the reason to report first; empty when it passes."""
     failed: list[tuple[str, str]] = []
     if cfg.language and languages:
-        for code, what in ((p.transcript_language, "transcript"), (p.language, "identified")):
-            if code is not None and not allowed(code, languages):
-                failed.append(("language", f"{what} language {code!r} is not in input.languages {languages}"))
-        if cfg.min_language_probability is not None and p.language_probability < cfg.min_language_probability:
+        if p.transcript_language is not None and not allowed(p.transcript_language, languages):
+            failed.append(("language", f"transcript language {p.transcript_language!r} is not in input.languages "
+                                       f"{languages}"))
+        # identification can only check languages it knows (no Yiddish, Maori, Hawaiian...): else the transcript's
+        # own language is all there is
+        identified = all(identifiable(code) for code in languages)
+        if identified and p.language is not None and not identified_allowed(p.language, languages):
+            failed.append(("language", f"identified language {p.language!r} is not in input.languages {languages}"))
+        if (identified and cfg.min_language_probability is not None
+                and p.language_probability < cfg.min_language_probability):
             failed.append(("language", f"language identification is unsure ({p.language} "
                                        f"p={p.language_probability:.2f} < {cfg.min_language_probability})"))
     checks = [

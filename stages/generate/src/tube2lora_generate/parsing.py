@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tube2lora_shared.answers import NoJSONObject, json_object, unfenced
+from tube2lora_shared.segmentation import collapse_space
 
 CONVERSATION_SCHEMA_NAME, EDIT_SCHEMA_NAME = "conversation", "edit"
 QUESTION_SCHEMA_NAME, SCORE_SCHEMA_NAME = "viewer_question", "curation_score"
@@ -57,7 +58,7 @@ def parse_conversation(text: str, turn_pairs: int) -> list[dict[str, str]]:
             raise ValueError("each message must be an object with role and content")
         role = str(m.get("role", "")).strip().lower()
         role = {"viewer": "user", "human": "user", "creator": "assistant", "gpt": "assistant"}.get(role, role)
-        content = " ".join(str(m.get("content", "")).split())
+        content = collapse_space(str(m.get("content", "")))
         if role == "system":
             continue
         turns.append({"role": role, "content": content})
@@ -109,7 +110,7 @@ def parse_question(text: str) -> str:
         question = data.get("question") if isinstance(data, dict) else None
         if not isinstance(question, str):
             raise ValueError('expected {"question": "<the viewer\'s question>"}')
-    question = " ".join(question.split())
+    question = collapse_space(question)
     if not question:
         raise ValueError("the question is empty")
     return _without_tail(question)

@@ -4,6 +4,7 @@ another voice (a host, a guest) asked right before it, a real question that beat
 from __future__ import annotations
 
 from tube2lora_shared.records import Normalized
+from tube2lora_shared.segmentation import join_text
 from tube2lora_shared.textstats import sentences, words
 
 from .gates import is_question
@@ -29,7 +30,7 @@ def question_of(turn: str, max_words: int) -> str | None:
         taken.insert(0, sentence)
     while len(taken) > 1 and taken[0][:1].islower():
         taken.pop(0)
-    return " ".join(taken)
+    return join_text(taken)
 
 
 def openings(video: Normalized, max_question_words: int) -> dict[str, str | None]:
@@ -44,6 +45,6 @@ def openings(video: Normalized, max_question_words: int) -> dict[str, str | None
         if other:
             first = sentences(chunk.text)
             if first:
-                found[key(first[0])] = question_of(" ".join(other), max_question_words)
+                found[key(first[0])] = question_of(join_text(other), max_question_words)
             other = []
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tube2lora_shared.answers import NoJSONObject, json_object, unfenced
+from tube2lora_shared.segmentation import collapse_space
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
           "required": ["text"], "additionalProperties": False}
@@ -36,4 +37,4 @@ def parse_clean(text: str) -> str:
     first_line = cleaned.splitlines()[0]
     if _META.search(first_line) or _META.search(cleaned.splitlines()[-1]):
         raise ValueError("the answer talks about the transcript instead of being the transcript")
-    return " ".join(cleaned.split())
+    return collapse_space(cleaned)

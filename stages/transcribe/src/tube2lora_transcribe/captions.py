@@ -25,6 +25,7 @@ from tube2lora_media.politeness import pause
 from tube2lora_shared.documents import FetchSettings
 from tube2lora_shared.languages import first_allowed
 from tube2lora_shared.records import Segment
+from tube2lora_shared.segmentation import collapse_space
 
 from .config import CaptionsConfig
 from .outcome import RawTranscript, Unusable
@@ -77,7 +78,7 @@ class YouTubeCaptions:
         except (YouTubeRequestFailed, requests.RequestException) as exc:
             raise Unusable("network", f"caption request failed: {type(exc).__name__}", status="failed",
                            retryable=True) from None
-        segments = [Segment(start=round(s.start, 3), end=round(s.start + s.duration, 3), text=" ".join(s.text.split()))
+        segments = [Segment(start=round(s.start, 3), end=round(s.start + s.duration, 3), text=collapse_space(s.text))
                     for s in fetched.snippets]
         duration = segments[-1].end if segments else None
         return RawTranscript(source="youtube_auto" if chosen.is_generated else "youtube_manual",

@@ -64,10 +64,12 @@ class DiarizationConfig(Section):
 
 class TranscribeConfig(Section):
     prefer: Literal["captions", "whisper"] = "captions"  # the other is the fallback
-    # Who speaks: auto attributes segments when a video has more than one voice (a lone voice is the creator's),
-    # on checks every video's voices against the creator's voiceprint, off attributes nothing.
+    # Who speaks: auto attributes segments when a video has more than one voice (a lone voice is the creator's,
+    # unless creator_voice_file is given: then it is checked against the clip), on checks every video's voices
+    # against the creator's voiceprint, off attributes nothing.
     speakers: Literal["auto", "on", "off"] = "auto"
-    creator_voice_file: Path | None = None  # a clip of the creator alone; without it the voice heard across videos
+    # a clip of the creator alone; without it the voice heard in more videos than any other (a tie: creator_unknown)
+    creator_voice_file: Path | None = None
     diarization: DiarizationConfig = Field(default_factory=DiarizationConfig)
     whisper: WhisperConfig = Field(default_factory=WhisperConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)

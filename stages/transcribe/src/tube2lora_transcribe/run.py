@@ -14,8 +14,9 @@ fetch nor retry it (`--retry-failed` does).
 
 Speakers (transcribe.speakers): each video's voices are found as it is transcribed (cached by audio hash,
 encoder and settings); the creator's voice is decided once all videos are in, against the channel's voiceprint
-(the voice heard across videos, or transcribe.creator_voice_file), and only then are the records written. A video
-whose creator cannot be told apart is skipped as `creator_unknown`.
+(the voice heard in more videos than any other, or transcribe.creator_voice_file), and only then are the records
+written. A video whose creator cannot be told apart (no voice near enough, or two voices heard in equally many
+videos) is skipped as `creator_unknown`, never guessed.
 """
 
 from __future__ import annotations
@@ -140,10 +141,11 @@ class Transcription:
         if self.diarizer is None or not self._voices:
             return transcripts
         d = self.cfg.diarization
-        if self.cfg.creator_voice_file is not None:
-            voiceprint = self.diarizer.reference(self.cfg.creator_voice_file.expanduser())
+        reference = self.cfg.creator_voice_file is not None
+        if reference:
+            voiceprint, undecided = self.diarizer.reference(self.cfg.creator_voice_file.expanduser()), None
         else:
-            voiceprint = channel_voice(list(self._voices.values()), d.same_voice)
+            voiceprint, undecided = channel_voice(list(self._voices.values()), d.same_voice)
         out = []
         for t in transcripts:
             voices = self._voices.get(t.id)
@@ -151,19 +153,33 @@ class Transcription:
                 out.append(t)
                 continue
             creator, similarity = creator_of(voices, voiceprint, self.cfg.speakers, d.creator_similarity,
-                                             d.creator_margin)
+                                             d.creator_margin, reference)
             update = {"speakers": voices.voices, "creator_similarity": similarity,
                       "segments": attribute(t.segments, voices, creator)}
             if creator is None:
-                update.update(status="skipped", reason="creator_unknown",
-                              error=f"none of its {voices.voices} voice(s) is clearly the creator's (nearest to the "
-                                    f"voiceprint: {similarity}; see transcribe.diarization.creator_similarity and "
-                                    "creator_margin, or give transcribe.creator_voice_file)")
+                why = self._unknown(voices, similarity, undecided, reference)
+                update.update(status="skipped", reason="creator_unknown", error=why)
             out.append(t.model_copy(update=update))
             self._metrics[t.id].update(creator_similarity=similarity)
+        skipped = sum(t.reason == "creator_unknown" for t in out)
+        if undecided and skipped:
+            self.ctx.log.warning("speakers: the channel does not tell which voice is the creator's (%s); %d video(s) "
+                                 "skipped as creator_unknown; give transcribe.creator_voice_file", undecided, skipped)
         if self.diarizer.seconds:
             self.ctx.log.info("speakers: %d video(s) diarized in %.1f s", len(self._voices), self.diarizer.seconds)
         return out
+
+    def _unknown(self, voices: Diarization, similarity: float | None, undecided: str | None, reference: bool) -> str:
+        """Why a video's creator is unknown, in one line with its remedy."""
+        clip = "give transcribe.creator_voice_file (a clip of the creator speaking alone)"
+        if undecided:
+            return f"which of its {voices.voices} voice(s) is the creator's cannot be told: {undecided}; {clip}"
+        d = self.cfg.diarization
+        against, remedy = (("the transcribe.creator_voice_file clip", "check that the clip is the creator alone")
+                           if reference else ("the channel's voiceprint", clip))
+        return (f"none of its {voices.voices} voice(s) is clearly the creator's (similarity to {against}: "
+                f"{similarity}; transcribe.diarization.creator_similarity {d.creator_similarity}, creator_margin "
+                f"{d.creator_margin}); {remedy}")
 
     def publish(self, t: Transcript) -> None:
         if t.source is not None:  # transcribed (a skip for silence or creator_unknown included)

@@ -2,8 +2,10 @@
 
 A video's speech (the transcript's segment spans) is cut into short windows; their voice embeddings are
 grouped by average-linkage clustering on cosine distance; a voice with too little speech joins the nearest
-other voice. Each segment takes the voice it overlaps most. The creator is the voice that recurs across the
-channel's videos (guests come and go, the creator is in every video), or the voice nearest a reference clip.
+other voice. Each segment takes the voice it overlaps most. The creator is the voice heard in more of the
+channel's videos than any other voice (guests come and go, the creator is in every video), or the voice nearest
+a reference clip. Talking most decides nothing: when two voices are heard in equally many videos (co-hosts, or
+a channel whose only voices are one interview's), the creator is not told apart and is not guessed.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
 
 Span = tuple[float, float]
+FAR = 1e12  # a distance no average can bring under a threshold (scipy's linkage takes finite distances only)
 
 
 @dataclass
@@ -60,12 +64,16 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True).clip(1e-9)
 
 
-def cluster(embeddings: np.ndarray, min_similarity: float) -> np.ndarray:
-    """Labels 0..k-1: average-linkage groups whose mean cosine similarity stays at least `min_similarity`."""
+def cluster(embeddings: np.ndarray, min_similarity: float, apart: list[int] | None = None) -> np.ndarray:
+    """Labels 0..k-1: average-linkage groups whose mean cosine similarity stays at least `min_similarity`.
+    Embeddings with the same `apart` id (the voices of one video, which diarization already told apart) never
+    share a group: their distance is set far beyond any threshold."""
     if len(embeddings) < 2:
         return np.zeros(len(embeddings), dtype=int)
-    tree = linkage(_unit(embeddings), method="average", metric="cosine")
-    return fcluster(tree, t=1.0 - min_similarity, criterion="distance") - 1
+    distances = pdist(_unit(embeddings), metric="cosine")
+    if apart is not None:
+        distances[pdist(np.array(apart, dtype=float)[:, None]) == 0] = FAR
+    return fcluster(linkage(distances, method="average"), t=1.0 - min_similarity, criterion="distance") - 1
 
 
 def diarize(spans: list[Span], embeddings: np.ndarray, min_similarity: float, min_seconds: float) -> Diarization:
@@ -112,21 +120,23 @@ def voice_of(span: Span, d: Diarization, reach: float = 1.0) -> int | None:
     return nearest[1] if nearest is not None and nearest[0] <= reach else None
 
 
-def channel_voice(videos: list[Diarization], min_similarity: float) -> np.ndarray | None:
-    """The creator's voiceprint from the channel alone: every video's voices pooled and grouped again; the group
-    heard in the most videos (ties: the most speech) is the creator, its speech-weighted mean the voiceprint."""
+def channel_voice(videos: list[Diarization], min_similarity: float) -> tuple[np.ndarray | None, str | None]:
+    """(the creator's voiceprint from the channel alone, None) or (None, why it cannot be told). Every
+    video's voices are pooled and grouped again (two voices of one video never in one group); the group heard in
+    more videos than any other is the creator, its speech-weighted mean the voiceprint. A tie at the top is no
+    answer: who talks most is no evidence."""
     rows = [(v, np.array(c), s) for v, d in enumerate(videos) for c, s in zip(d.centroids, d.seconds)]
     if not rows:
-        return None
-    labels = cluster(np.stack([c for _, c, _ in rows]), min_similarity)
-
-    def reach(group: int) -> tuple[int, float]:
-        members = [r for r, g in zip(rows, labels) if g == group]
-        return len({v for v, _, _ in members}), sum(s for _, _, s in members)
-
-    best = max(np.unique(labels), key=reach)
-    members = [(c, s) for (_, c, s), g in zip(rows, labels) if g == best]
-    return _unit(sum(c * s for c, s in members))
+        return None, "no voice was found in the channel's videos"
+    labels = cluster(np.stack([c for _, c, _ in rows]), min_similarity, apart=[v for v, _, _ in rows])
+    heard = {int(g): len({v for (v, _, _), own in zip(rows, labels) if own == g}) for g in np.unique(labels)}
+    most = max(heard.values())
+    leaders = [g for g, n in heard.items() if n == most]
+    if len(leaders) > 1:
+        return None, (f"{len(leaders)} voices are each heard in {most} of the channel's "
+                      f"{len({v for v, _, _ in rows})} video(s), none in more")
+    members = [(c, s) for (_, c, s), g in zip(rows, labels) if g == leaders[0]]
+    return _unit(sum(c * s for c, s in members)), None
 
 
 def creator_voice(d: Diarization, voiceprint: np.ndarray, min_similarity: float, min_margin: float) -> tuple[int | None, float]:
@@ -141,12 +151,13 @@ def creator_voice(d: Diarization, voiceprint: np.ndarray, min_similarity: float,
 
 
 def creator_of(d: Diarization, voiceprint: np.ndarray | None, mode: str, min_similarity: float,
-               min_margin: float) -> tuple[int | None, float | None]:
-    """The creator's voice in a video: in `auto` a lone voice is the creator's; otherwise the voice nearest the
-    voiceprint, or None (with the best similarity) when it cannot be told apart."""
+               min_margin: float, reference: bool = False) -> tuple[int | None, float | None]:
+    """The creator's voice in a video: in `auto` a lone voice is the creator's, unless `reference` (the
+    voiceprint comes from a clip of the creator: a solo video of someone else is not theirs); otherwise the
+    voice nearest the voiceprint, or None (with the best similarity) when it cannot be told apart."""
     if d.voices == 0:
         return None, None
-    if mode == "auto" and d.voices == 1:
+    if mode == "auto" and d.voices == 1 and not reference:
         return 0, None
     if voiceprint is None:
         return None, None
