@@ -1,5 +1,6 @@
 """The export stage's lines in `tube2lora summary`: where the GGUF adapter is, the equivalence check's verdict,
-and the command lines that serve the adapter with Ollama, llama.cpp and vLLM (with this machine's run path)."""
+and the command lines that serve the adapter with Ollama, llama.cpp and vLLM (with this machine's run path); without a
+GGUF of the base, the llama.cpp lines say BASE.gguf and two notes say how to make one and where it goes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tube2lora_shared.rundir import RunDir
 from tube2lora_shared.summary import find_document, show_path
 
 from .run import commands
+from .serving import base_gguf_notes
 
 
 def lines(run: RunDir, manifest: Manifest) -> list[str]:
@@ -30,4 +32,6 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
     labels = {"ollama": "ollama", "llama_server": "llama.cpp", "llama_cpp_python": "llama-cpp-python", "vllm": "vllm"}
     out += [f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}"
             for key, command in commands(exported, run.root).items()]
+    if not exported.base_gguf:
+        out += [f"  note     {note}" for note in base_gguf_notes(exported.base_model_location)]
     return out
