@@ -92,7 +92,9 @@ def test_export_after_training(recipe, tiny_mistral, tmp_path):
     # no GGUF of the base: llama.cpp's line names a placeholder, and the notes say how to make it and where it goes
     server = next(line for line in shown.splitlines() if line.strip().startswith("llama.cpp "))
     assert shlex.split(server)[1:6] == ["llama-server", "-m", "BASE.gguf", "--lora", str(run.root / exported.gguf_path)]
-    notes = [line.strip() for line in shown.splitlines() if line.strip().startswith("note ")]
+    lines = [line.strip() for line in shown.splitlines()]
+    assert lines[lines.index(next(x for x in lines if x.startswith("ollama "))) + 1].startswith("note     the Modelfile's")
+    notes = [line for line in lines if line.startswith("note ")]
     assert notes == [f"note     the Modelfile's FROM names the Hugging Face model {tiny_mistral}, which Ollama cannot "
                      "load: point FROM at a GGUF of that model (BASE.gguf) before `ollama create`",
                      f"note     BASE.gguf: a GGUF of {tiny_mistral}, made with llama.cpp's convert_hf_to_gguf.py "

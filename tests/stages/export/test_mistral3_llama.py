@@ -2,12 +2,14 @@
 mistral3 architecture): over a GGUF of builtin:tiny-random-mistral3's text model (tiny_gguf.py writes it as
 convert_hf_to_gguf.py would), the converted GGUF adapter gives llama.cpp the per-token log-likelihoods PEFT gives;
 without the q/k row order it does not; a base GGUF of the `llama` architecture (earlier converters) takes the adapter
-written as `llama`; and the export stage's check passes on a trained Mistral 3 adapter."""
+written as `llama`; and the export stage's check passes on a trained Mistral 3 adapter, and fails with the
+ratio criterion's sentence when the GGUF adapter's alpha is wrong."""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 from stages.export.test_gguf_lora import save_lora
@@ -78,3 +80,28 @@ def test_the_export_check_passes_on_a_trained_mistral3_adapter(recipe, tiny_mist
     assert check["ratio_ok"] and check["agreement_ok"] and check["tokens"] >= 32
     assert check["ratio"]["peft"] != 1.0  # the adapter moves the model, and llama.cpp sees it move alike
     assert abs(check["ratio_gap"]) < 0.01  # measured x0.7567 on both sides, 100% top-1 agreement (f32 base GGUF)
+
+
+def test_a_gguf_adapter_that_changes_perplexity_unlike_peft_fails_the_stage(recipe, tiny_mistral3, tmp_path,
+                                                                            monkeypatch):
+    """A converter that gets alpha wrong (three times PEFT's scale) moves llama.cpp's perplexity further than PEFT's:
+    the ratio criterion fails the stage with its sentence, and nothing is published."""
+    from tube2lora_models.base_model import BUILTIN_MISTRAL3
+    from tube2lora_shared.manifest import read_manifest
+
+    base = write_base_gguf(tiny_mistral3, tmp_path / "base.gguf")
+    path = recipe(train={"base_model": BUILTIN_MISTRAL3, "tokenizer": "mistral:v3", "max_steps": 4, "lora_r": 4,
+                         "learning_rate": 0.01, "eval_share": 0.25},
+                  export={"base_gguf": str(base), "check_windows": 2, "check_window_tokens": 64})
+    publish_generate(path, passages())
+    assert run_stage(TRAIN, path) == 0
+    right = gguf_lora.gguf_alpha
+    monkeypatch.setattr(gguf_lora, "gguf_alpha", lambda config, ranks: 3 * right(config, ranks))
+    assert run_stage(EXPORT, path) == 1
+    run = RunDir.for_config(load_config(path))
+    assert read_manifest(run.stage_dir("export")) is None and not run.artifacts_dir("export").exists()
+    failed = [line for line in run.log_file.read_text().splitlines() if " ERROR " in line]
+    assert len(failed) == 1 and re.search(
+        r"llama\.cpp with the GGUF adapter changes perplexity by x0\.\d{3}, PEFT by x0\.\d{3}: \d+\.\d% apart "
+        r"\(> export\.ppl_ratio_tolerance 5%\); the GGUF adapter is not trustworthy, the PEFT adapter is kept$",
+        failed[0]), failed

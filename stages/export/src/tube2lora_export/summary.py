@@ -30,8 +30,11 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
     if exported.merged_path:
         out.append(f"  merged   {show_path(run.root / exported.merged_path)}")
     labels = {"ollama": "ollama", "llama_server": "llama.cpp", "llama_cpp_python": "llama-cpp-python", "vllm": "vllm"}
-    out += [f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}"
-            for key, command in commands(exported, run.root).items()]
-    if not exported.base_gguf:
-        out += [f"  note     {note}" for note in base_gguf_notes(exported.base_model_location)]
+    # without a GGUF of the base: the Modelfile's FROM note under ollama's line, BASE.gguf's under llama.cpp's lines
+    notes = {} if exported.base_gguf else dict(zip(("ollama", "llama_cpp_python"),
+                                                    base_gguf_notes(exported.base_model_location)))
+    for key, command in commands(exported, run.root).items():
+        out.append(f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}")
+        if key in notes:
+            out.append(f"  note     {notes[key]}")
     return out
