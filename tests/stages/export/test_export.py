@@ -93,7 +93,8 @@ def test_export_after_training(recipe, tiny_mistral, tmp_path):
     server = next(line for line in shown.splitlines() if line.strip().startswith("llama.cpp "))
     assert shlex.split(server)[1:6] == ["llama-server", "-m", "BASE.gguf", "--lora", str(run.root / exported.gguf_path)]
     lines = [line.strip() for line in shown.splitlines()]
-    assert lines[lines.index(next(x for x in lines if x.startswith("ollama "))) + 1].startswith("note     the Modelfile's")
+    ollama = next(i for i, line in enumerate(lines) if line.startswith("ollama "))
+    assert lines[ollama + 1].startswith("note     the Modelfile's FROM")  # right under the line it is about
     notes = [line for line in lines if line.startswith("note ")]
     assert notes == [f"note     the Modelfile's FROM names the Hugging Face model {tiny_mistral}, which Ollama cannot "
                      "load: point FROM at a GGUF of that model (BASE.gguf) before `ollama create`",

@@ -1,7 +1,7 @@
 """A PEFT LoRA adapter as a GGUF LoRA adapter, in the format llama.cpp's convert_lora_to_gguf.py writes and
 llama.cpp (`--lora`), llama-cpp-python (`lora_path=`) and Ollama (`ADAPTER`) load:
 
-- metadata: `general.architecture` the base's GGUF architecture (llama, qwen2), `general.type = adapter`,
+- metadata: `general.architecture` the base's GGUF architecture (llama, mistral3, qwen2), `general.type = adapter`,
   `adapter.type = lora`, `adapter.lora.alpha` (float32), `general.file_type` 0 (all F32, the converter's default
   --outtype f32);
 - tensors: for each adapted base weight, its GGUF name plus `.lora_a` (PEFT's lora_A, rank x in) and `.lora_b`
@@ -16,8 +16,8 @@ llama.cpp (`--lora`), llama-cpp-python (`lora_path=`) and Ollama (`ADAPTER`) loa
   same architecture).
 
 What llama.cpp's LoRA cannot carry is refused with one sentence: full trained modules (modules_to_save: trained
-embeddings or lm_head), LoRA on the embeddings or lm_head, added tokens, DoRA, per-module alpha, biases,
-architectures outside the table.
+embeddings or lm_head), LoRA on the embeddings or lm_head, added tokens, LoRA on a vision tower or projector, DoRA,
+per-module alpha, biases, architectures outside the table.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def refusal(adapter_config: dict, tensor_names: list[str], added_tokens: int = 0
                 "carry: train without them")
     if added_tokens:
         return (f"the adapter's tokenizer adds {added_tokens} token{'s' if added_tokens > 1 else ''} beyond the base "
-                f"model's vocabulary of {vocab_size}, which a GGUF LoRA adapter cannot carry: train without added tokens")
+                f"model's vocabulary of {vocab_size}, which a GGUF LoRA adapter cannot carry: train without added "
+                "tokens")
     if any(part in n for n in tensor_names for part in MULTIMODAL_PARTS):
         return ("the adapter adapts the vision tower or the projector, which llama.cpp keeps apart from the language "
                 "model (an mmproj file) and a GGUF LoRA adapter cannot reach: adapt the language model only")

@@ -21,8 +21,9 @@ def base_gguf_notes(base_model: str) -> list[str]:
     return [f"the Modelfile's FROM names the Hugging Face model {base_model}, which Ollama cannot load: point FROM "
             f"at a GGUF of that model ({BASE_GGUF}) before `ollama create`",
             f"{BASE_GGUF}: a GGUF of {base_model}, made with llama.cpp's convert_hf_to_gguf.py (`python "
-            f"convert_hf_to_gguf.py <the model's directory> --outtype f16 --outfile {BASE_GGUF}`); set export.base_gguf "
-            "to it and re-run export to have the GGUF adapter checked against it and these lines written with its path"]
+            f"convert_hf_to_gguf.py <the model's directory> --outtype f16 --outfile {BASE_GGUF}`); set "
+            "export.base_gguf to it and re-run export to have the GGUF adapter checked against it and these lines "
+            "written with its path"]
 
 
 def adapter_name(creator: str | None) -> str:
