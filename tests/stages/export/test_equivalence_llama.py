@@ -92,7 +92,7 @@ def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(exported_d
 def test_a_wrongly_converted_adapter_fails_the_check(tmp_path, monkeypatch):
     """Without convert_hf_to_gguf.py's q/k row order, llama.cpp applies the q and k deltas to the wrong rows."""
     path, run = copy_demo(tmp_path)
-    monkeypatch.setitem(gguf_lora.ARCHITECTURES, "LlamaForCausalLM", ("llama", False))
+    monkeypatch.setitem(gguf_lora.ARCHITECTURES, "LlamaForCausalLM", gguf_lora.Layout("llama", False))
     trained = {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()}
     assert run_stage(EXPORT, path) == 1
     assert read_manifest(run.stage_dir("export")) is None and not run.artifacts_dir("export").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -65,6 +66,9 @@ def test_export_after_training(recipe, tiny_mistral, tmp_path):
     assert front["license"] == "other" and "creator holds the rights" in card
     assert "- videos: 3 for training, 1 held out" in card and "LoRA r 4, alpha 8" in card
     assert "- the creator's verbatim passages" not in card  # this generate fixture counts none
+    assert ("- adapter.gguf was not checked against this PEFT adapter (no GGUF of the base model (export.base_gguf)): "
+            "it may not act as the PEFT adapter does in llama.cpp. To check it, set export.base_gguf") in card
+    assert f"- BASE.gguf: a GGUF of {tiny_mistral}, made with llama.cpp's convert_hf_to_gguf.py" in card
     assert (run.root / exported.adapter_path / "adapter_model.safetensors").exists()
 
     text = (run.root / exported.modelfile_path).read_text()
@@ -85,7 +89,19 @@ def test_export_after_training(recipe, tiny_mistral, tmp_path):
     vllm = next(line for line in shown.splitlines() if line.strip().startswith("vllm "))
     assert shlex.split(vllm)[1:] == ["vllm", "serve", str(tiny_mistral), "--enable-lora", "--lora-modules",
                                      f"toby={run.root / exported.adapter_path}", "--max-lora-rank", "8"]
-    assert "llama-server" not in shown  # no GGUF base to name
+    # no GGUF of the base: llama.cpp's line names a placeholder, and the notes say how to make it and where it goes
+    server = next(line for line in shown.splitlines() if line.strip().startswith("llama.cpp "))
+    assert shlex.split(server)[1:6] == ["llama-server", "-m", "BASE.gguf", "--lora", str(run.root / exported.gguf_path)]
+    lines = [line.strip() for line in shown.splitlines()]
+    ollama = next(i for i, line in enumerate(lines) if line.startswith("ollama "))
+    assert lines[ollama + 1].startswith("note     the Modelfile's FROM")  # right under the line it is about
+    notes = [line for line in lines if line.startswith("note ")]
+    assert notes == [f"note     the Modelfile's FROM names the Hugging Face model {tiny_mistral}, which Ollama cannot "
+                     "load: point FROM at a GGUF of that model (BASE.gguf) before `ollama create`",
+                     f"note     BASE.gguf: a GGUF of {tiny_mistral}, made with llama.cpp's convert_hf_to_gguf.py "
+                     "(`python convert_hf_to_gguf.py <the model's directory> --outtype f16 --outfile BASE.gguf`); set "
+                     "export.base_gguf to it and re-run export to have the GGUF adapter checked against it and these "
+                     "lines written with its path"]
 
 
 def test_an_adapter_with_trained_embeddings_is_refused_in_one_line(recipe, tiny_mistral):
@@ -150,3 +166,64 @@ def test_agreement_allows_counting_noise_and_catches_a_wrong_conversion():
     assert check(507)["agreement_ok"] and failure(check(507)) is None  # 95.3% against 95.9%
     assert not check(477)["agreement_ok"]  # 89.7% against 95.9%
     assert "(more than the 1.7% counting noise apart)" in failure(check(477))
+
+
+def test_a_mistral3_adapter_exports_and_merges_without_held_out_videos(recipe, tmp_path):
+    """Mistral 3 through train and export: the GGUF adapter for its text model (mistral3), merged weights of the
+    whole Mistral 3; with no held-out video (eval_share 0) and check false the merge checks itself on the training
+    text (it failed asking for export.check: false, which was already set)."""
+    from tube2lora_models.base_model import BUILTIN_MISTRAL3
+
+    path = recipe(train={"base_model": BUILTIN_MISTRAL3, "tokenizer": "mistral:v3", "max_steps": 1, "lora_r": 4,
+                         "eval_share": 0},
+                  export={"merged": True, "check": False})
+    publish_generate(path, passages(2, 2))
+    assert run_stage(TRAIN, path) == 0
+    run = RunDir.for_config(load_config(path))
+    assert json.loads((run.stage_dir("train") / "split.json").read_text())["eval"] == []
+    assert run_stage(EXPORT, path) == 0
+    exported = ExportedAdapter.read(run.stage_dir("export"))
+    assert (exported.architecture, exported.check_skipped) == ("mistral3", "export.check is false")
+    import gguf
+
+    names = [t.name for t in gguf.GGUFReader(run.root / exported.gguf_path).tensors]
+    assert len(names) == 2 * 7 * 2 and all(n.startswith("blk.") for n in names)  # 2 layers x 7 projections x A, B
+    merged = run.root / exported.merged_path
+    assert json.loads((merged / "config.json").read_text())["architectures"] == ["Mistral3ForConditionalGeneration"]
+    log = run.log_file.read_text()
+    assert "merged weights (float32, merged on cpu): max |logit difference|" in log
+    assert "equivalence check has no text" not in log
+    card = (run.root / exported.adapter_path / "README.md").read_text()
+    assert "- adapter.gguf was not checked against this PEFT adapter (export.check is false)" in card
+
+
+def test_peft_scores_a_mistral3_with_and_without_its_adapter(tiny_mistral3, tmp_path):
+    """The check's PEFT side loads a Mistral 3 as train does (AutoModelForCausalLM cannot)."""
+    from tube2lora_export.token_scores import peft_scores
+
+    adapter = save_lora(tiny_mistral3, tmp_path / "adapter")
+    scores = peft_scores(str(tiny_mistral3), adapter, [[1, 5, 9, 200, 31], [1, 7, 8]])
+    assert [len(w["nll"]) for w in scores["base"]] == [len(w["top1"]) for w in scores["adapter"]] == [4, 2]
+    assert scores["base"][0]["nll"] != scores["adapter"][0]["nll"]  # the adapter moves the model
+
+
+def test_a_perplexity_ratio_gap_beyond_the_tolerance_fails_the_check():
+    """llama.cpp's ratio x0.600 against PEFT's x0.700 (14.3% apart) fails even with top-1 agreement untouched;
+    4.3% apart passes."""
+    from tube2lora_export.equivalence import compare, failure
+
+    def scored(nll: float) -> list[dict]:
+        return [{"nll": [nll] * 100, "top1": list(range(100))}]
+
+    def check(llama_adapter_nll: float) -> dict:
+        return compare({"base": scored(1.0), "adapter": scored(llama_adapter_nll)},
+                       {"base": scored(1.0), "adapter": scored(1.0 + math.log(0.7))}, 0.05)
+
+    wide = check(1.0 + math.log(0.6))
+    assert wide["ratio"] == {"llama_cpp": 0.6, "peft": 0.7} and wide["ratio_gap"] == -0.1429
+    assert not wide["ratio_ok"] and wide["agreement_ok"]
+    assert failure(wide) == ("llama.cpp with the GGUF adapter changes perplexity by x0.600, PEFT by x0.700: 14.3% "
+                             "apart (> export.ppl_ratio_tolerance 5%); the GGUF adapter is not trustworthy, the PEFT "
+                             "adapter is kept")
+    near = check(1.0 + math.log(0.67))
+    assert near["ratio_ok"] and failure(near) is None

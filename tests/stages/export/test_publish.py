@@ -56,6 +56,10 @@ def test_publish_uploads_the_adapter_its_card_the_gguf_and_the_dataset_card(expo
                      "dataset/README.md": b"# Toby Fenwick's own words\n"}
     assert hub.private["toby/toby-lora"] is True and len(hub.commits) == 1
     assert hub.validated == [local["README.md"].decode()]  # the model card's metadata, checked by the Hub
+    # this export had no GGUF of the base: the published card says the GGUF adapter was not checked, and how to
+    assert ("adapter.gguf was not checked against this PEFT adapter (no GGUF of the base model (export.base_gguf)): "
+            "it may not act as the PEFT adapter does in llama.cpp. To check it, set export.base_gguf to a GGUF of "
+            "the base model") in files["README.md"].decode()
     assert done.stdout == (f"published {len(files)} files to toby/toby-lora: "
                            f"{hub.endpoint}/toby/toby-lora/commit/{1:040x}\n")
 

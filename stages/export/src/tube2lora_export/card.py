@@ -2,7 +2,8 @@
 
 What it says comes from the stages' documents: the base model, the creator and the licence note on their rights,
 the data (videos, passages, examples by generator), the training settings and the held-out figures (train's eval
-loss; the equivalence check's perplexities, when it ran), and how to use the adapter."""
+loss; the equivalence check's perplexities, or that it did not run, why and how to run it), and how to use the
+adapter."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ import yaml
 from tube2lora_models.base_model import SMOLLM2
 from tube2lora_shared.documents import DatasetManifest, Split, TrainedAdapter, TrainingMetrics
 
+from .serving import base_gguf_notes
+
+
+def not_checked(why: str) -> str:
+    """The card's line where the equivalence check did not run."""
+    return (f"- adapter.gguf was not checked against this PEFT adapter ({why}): it may not act as the PEFT adapter "
+            "does in llama.cpp. To check it, set export.base_gguf to a GGUF of the base model (llama.cpp's "
+            "convert_hf_to_gguf.py) and export.check to true, and run the export stage again")
+
 
 def hub_id(recipe_base: str, loaded: str) -> str:
     """The base model as the Hub names it (the card's base_model): SmolLM2's id for the built-in, whose weights
@@ -22,7 +32,8 @@ def hub_id(recipe_base: str, loaded: str) -> str:
 
 def model_card(*, name: str, trained: TrainedAdapter, base_model_id: str, adapter_config: dict,
                metrics: TrainingMetrics, split: Split, datasets: DatasetManifest, license_note: str,
-               commands: dict[str, str], check: dict | None) -> str:
+               commands: dict[str, str], check: dict | None, check_skipped: str | None = None,
+               base_gguf: str | None = None) -> str:
     creator = datasets.creator or "the creator"
     front = {
         "base_model": base_model_id,
@@ -61,5 +72,10 @@ def model_card(*, name: str, trained: TrainedAdapter, base_model_id: str, adapte
         peft = check["perplexity"]["peft"]
         lines.append(f"- held-out transcript perplexity, base {peft['base']:.2f} -> adapter {peft['adapter']:.2f} "
                      f"(x{check['ratio']['peft']:.3f}); llama.cpp with the GGUF adapter x{check['ratio']['llama_cpp']:.3f}")
-    lines += ["", "## Use", "", "```sh"] + [f"# {what}\n{command}" for what, command in commands.items()] + ["```", ""]
+    else:
+        lines.append(not_checked(check_skipped or "not asked for"))
+    lines += ["", "## Use", "", "```sh"] + [f"# {what}\n{command}" for what, command in commands.items()] + ["```"]
+    if not base_gguf:
+        lines += [""] + [f"- {note[0].upper()}{note[1:]}." for note in base_gguf_notes(base_model_id)]
+    lines.append("")
     return "\n".join(lines)

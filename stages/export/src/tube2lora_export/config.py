@@ -10,7 +10,8 @@ from tube2lora_shared.config import Section
 class ExportConfig(Section):
     name: str | None = None  # the adapter's name in Ollama and vLLM; null: the creator's name, slugged
     # A GGUF file of the base model for llama.cpp and Ollama (convert_hf_to_gguf.py's output, f16 is best for the
-    # check); null: the packaged GGUF for builtin:smollm2-135m-instruct, none otherwise (Modelfile names the base)
+    # check); null: the packaged GGUF for builtin:smollm2-135m-instruct, none otherwise (Modelfile names the base).
+    # The GGUF adapter takes its architecture (a Mistral 3 base: mistral3, or llama from earlier converters)
     base_gguf: str | None = None
     # The equivalence check (llama.cpp + GGUF adapter vs PEFT on held-out text); null: when a base GGUF is known
     check: bool | None = None

@@ -30,7 +30,7 @@ from tube2lora_shared.records import Passage
 from . import equivalence, serving
 from .card import hub_id, model_card
 from .config import ExportConfig
-from .gguf_lora import convert
+from .gguf_lora import convert, gguf_architecture
 from .llamacpp import BUILT, interpreter, llamacpp_scores
 from .token_scores import peft_scores
 
@@ -62,13 +62,14 @@ def run(ctx: StageContext) -> None:
     adapter, adapter_path = ctx.artifact("adapter")
     shutil.copytree(source, adapter, ignore=shutil.ignore_patterns("README.md", "training_args.bin"))
     gguf_file, gguf_path = ctx.artifact(GGUF)
-    exported = convert(source, base_config, gguf_file)  # refuses what cannot be converted, before any scoring
+    # refuses what cannot be converted, before any scoring
+    exported = convert(source, base_config, gguf_file, gguf_architecture(Path(base_gguf)) if base_gguf else None)
     ctx.log.info("GGUF LoRA adapter: %d tensors, %s, alpha %g, rank %d", len(exported.tensors),
                  exported.architecture, exported.alpha, exported.rank)
 
-    windows = _windows(ctx, trained, split, generated, cfg, base_model) if check or cfg.merged else []
-    result, skipped = None, None
+    result, skipped, windows = None, None, []
     if check:
+        windows = _windows(trained, split, generated, cfg, base_model, held_out=True)
         result = _check(ctx, cfg, base_model, source, Path(base_gguf), gguf_file, windows)
     else:
         skipped = "export.check is false" if cfg.check is False else "no GGUF of the base model (export.base_gguf)"
@@ -85,11 +86,13 @@ def run(ctx: StageContext) -> None:
         check=result, check_skipped=skipped)
     document = document.model_copy(update={"commands": commands(document, ctx.run.root)})
     if cfg.merged:
-        document = document.model_copy(update={"merged_path": _merge(ctx, cfg, trained, base_model, source, windows)})
+        # the merge check's probes: the held-out text when there is some, else the training text (any text will do)
+        probes = windows if check else _windows(trained, split, generated, cfg, base_model, held_out=bool(split.eval))
+        document = document.model_copy(update={"merged_path": _merge(ctx, cfg, trained, base_model, source, probes)})
     write_text_atomic(adapter / "README.md", model_card(
         name=name, trained=trained, base_model_id=hub_id(trained.base_model, base_model), adapter_config=adapter_config,
         metrics=metrics, split=split, datasets=datasets, license_note=cfg.license_note,
-        commands=document.commands, check=result))
+        commands=document.commands, check=result, check_skipped=skipped, base_gguf=base_gguf))
     document.write(ctx.out_dir)
     ctx.record("adapter", "success")
 
@@ -100,11 +103,10 @@ def commands(document: ExportedAdapter, run_root: Path) -> dict[str, str]:
                        f"-f {MODELFILE} && ollama run {document.name}",
              "vllm": serving.vllm_command(document.base_model_location, document.name,
                                           str(run_root / document.adapter_path), document.rank)}
-    if document.base_gguf:
-        gguf = str(run_root / document.gguf_path)
-        found["llama_server"] = serving.llama_server_command(document.base_gguf, gguf)
-        python = BUILT if BUILT.exists() else Path("python")  # the demo's llama-cpp-python, when built
-        found["llama_cpp_python"] = serving.llama_cpp_python_command(str(python), document.base_gguf, gguf)
+    gguf, base_gguf = str(run_root / document.gguf_path), document.base_gguf or serving.BASE_GGUF
+    found["llama_server"] = serving.llama_server_command(base_gguf, gguf)
+    python = BUILT if BUILT.exists() else Path("python")  # the demo's llama-cpp-python, when built
+    found["llama_cpp_python"] = serving.llama_cpp_python_command(str(python), base_gguf, gguf)
     return found
 
 
@@ -126,25 +128,29 @@ def _check(ctx: StageContext, cfg: ExportConfig, base_model: str, adapter: Path,
     return result
 
 
-def _windows(ctx: StageContext, trained: TrainedAdapter, split: Split, generated: Path, cfg: ExportConfig,
-             base_model: str) -> list[list[int]]:
-    """The held-out videos' passages (never trained on) as token windows, tokenized once for both runtimes."""
+def _windows(trained: TrainedAdapter, split: Split, generated: Path, cfg: ExportConfig, base_model: str,
+             held_out: bool) -> list[list[int]]:
+    """The passages of the held-out videos (never trained on; the equivalence check's text), or of the training
+    videos (`held_out` false: the merge check's probes), as token windows, tokenized once for both runtimes."""
     from tube2lora_models.chat import load_encoder
 
-    if not split.eval:
+    if held_out and not split.eval:
         raise StageError("no held-out video (train.eval_share is 0): the equivalence check has no text to run on; "
                          "set export.check: false or hold out videos")
     if not (generated / PASSAGES).is_file():
         raise StageError(f"{generated / PASSAGES} is missing; re-run the generate stage with --force")
-    held_out = set(split.eval)
-    passages = sorted((p for p in read_jsonl(generated / PASSAGES, Passage) if p.video_id in held_out),
+    videos = set(split.eval if held_out else split.train)
+    passages = sorted((p for p in read_jsonl(generated / PASSAGES, Passage) if p.video_id in videos),
                       key=lambda p: (p.video_id, p.index))
     ids = load_encoder(trained.tokenizer, base_model).text(" ".join(p.text for p in passages))
     size = cfg.check_window_tokens
     windows = [ids[i:i + size] for i in range(0, len(ids), size)][: cfg.check_windows]
     windows = [w for w in windows if len(w) >= 2]
     if not windows:
-        raise StageError(f"the held-out videos ({', '.join(split.eval)}) have no passage text to check on")
+        what = "held-out" if held_out else "training"
+        purpose = "the equivalence check" if held_out else "the merge check (export.merged)"
+        raise StageError(f"the {what} videos ({', '.join(sorted(videos)) or 'none'}) have no passage text in "
+                         f"{PASSAGES} for {purpose} to run on; re-run the generate stage with --force")
     return windows
 
 

@@ -13,6 +13,19 @@ from pathlib import Path
 TURN_ENDS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>", "[INST]", "<|endoftext|>")
 
 
+BASE_GGUF = "BASE.gguf"  # stands in the command lines for a GGUF of the base where the run has none
+
+
+def base_gguf_notes(base_model: str) -> list[str]:
+    """What a user without a GGUF of the base (a Hugging Face base) must do first: for Ollama, and for llama.cpp."""
+    return [f"the Modelfile's FROM names the Hugging Face model {base_model}, which Ollama cannot load: point FROM "
+            f"at a GGUF of that model ({BASE_GGUF}) before `ollama create`",
+            f"{BASE_GGUF}: a GGUF of {base_model}, made with llama.cpp's convert_hf_to_gguf.py (`python "
+            f"convert_hf_to_gguf.py <the model's directory> --outtype f16 --outfile {BASE_GGUF}`); set "
+            "export.base_gguf to it and re-run export to have the GGUF adapter checked against it and these lines "
+            "written with its path"]
+
+
 def adapter_name(creator: str | None) -> str:
     """The name Ollama and vLLM serve the adapter as: `<creator>-lora`, lower-case, dashes."""
     slug = re.sub(r"[^a-z0-9]+", "-", (creator or "").lower()).strip("-")

@@ -1,5 +1,6 @@
 """The export stage's lines in `tube2lora summary`: where the GGUF adapter is, the equivalence check's verdict,
-and the command lines that serve the adapter with Ollama, llama.cpp and vLLM (with this machine's run path)."""
+and the command lines that serve the adapter with Ollama, llama.cpp and vLLM (with this machine's run path); without a
+GGUF of the base, the llama.cpp lines say BASE.gguf and two notes say how to make one and where it goes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tube2lora_shared.rundir import RunDir
 from tube2lora_shared.summary import find_document, show_path
 
 from .run import commands
+from .serving import base_gguf_notes
 
 
 def lines(run: RunDir, manifest: Manifest) -> list[str]:
@@ -28,6 +30,11 @@ def lines(run: RunDir, manifest: Manifest) -> list[str]:
     if exported.merged_path:
         out.append(f"  merged   {show_path(run.root / exported.merged_path)}")
     labels = {"ollama": "ollama", "llama_server": "llama.cpp", "llama_cpp_python": "llama-cpp-python", "vllm": "vllm"}
-    out += [f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}"
-            for key, command in commands(exported, run.root).items()]
+    # without a GGUF of the base: the Modelfile's FROM note under ollama's line, BASE.gguf's under llama.cpp's lines
+    notes = {} if exported.base_gguf else dict(zip(("ollama", "llama_cpp_python"),
+                                                    base_gguf_notes(exported.base_model_location)))
+    for key, command in commands(exported, run.root).items():
+        out.append(f"  {labels[key]:<10}{command}" if len(labels[key]) < 10 else f"  {labels[key]}: {command}")
+        if key in notes:
+            out.append(f"  note     {notes[key]}")
     return out

@@ -10,9 +10,11 @@ def peft_scores(base_model: str, adapter: Path, windows: list[list[int]]) -> dic
     """{"base": [...], "adapter": [...]}, each a list of {"nll": [...], "top1": [...]} per window."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
+    from tube2lora_models.loading import Placement, load_base
+
+    # as train loaded it (a Mistral 3 as what it is, text only), on the CPU in float32
+    model = load_base(base_model, Placement("cpu", torch.float32), purpose="the base model")
     model = PeftModel.from_pretrained(model, str(adapter)).eval()
     out: dict[str, list[dict]] = {"base": [], "adapter": []}
     with torch.no_grad():
