@@ -50,6 +50,11 @@ def test_passages_of_a_video_drop_short_deixis_and_foreign_passages_with_reasons
     assert passages_of(numbers, None, OwnWords(), ["en"]) == ([], {"unknown_language": 1})
     assert passages_of(numbers, "de", OwnWords(), ["en"]) == ([], {"wrong_language": 1})  # the video's language
     assert passages_of(numbers, "en", OwnWords(), ["en"])[0][0].language == "en"
+    # py3langid names written Cantonese `yue`: a zh channel's passage in it is Chinese, not a foreign language
+    cantonese = Kept(id="v", text="佢哋話今日會落雨，我哋唔好出去啦，喺屋企食飯算啦。你睇下呢架車幾靚，我好鍾意佢嘅顏色，但係好貴。" * 2,
+                     words=0)
+    usable, dropped = passages_of(cantonese, "zh", OwnWords(), ["zh"])
+    assert not dropped and usable[0].language == "yue"
 
 
 def test_deixis_share_counts_the_words_of_sentences_about_the_video():

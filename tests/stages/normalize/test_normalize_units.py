@@ -94,6 +94,9 @@ def test_a_long_japanese_segment_splits_at_its_sentence_ends_without_adding_spac
     text = "今日はブレーキの話です。" * 30
     parts = split_long(text, 100)
     assert all(len(p) <= 100 and p.endswith("。") for p in parts) and "".join(parts) == text
+    # a line break inside a Japanese segment (a two-line caption) is no space in its chunk
+    (draft,) = chunk([Segment(start=0, end=4, text="今日はブレーキの\n話です。")], target_chars=1500, max_chars=2500)
+    assert draft.text == "今日はブレーキの話です。"
 
 
 def test_a_chunk_never_mixes_speakers():

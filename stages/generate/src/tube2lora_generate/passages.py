@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections import Counter
 
-from tube2lora_shared.languages import allowed, identify
+from tube2lora_shared.languages import identified_allowed, identify
 from tube2lora_shared.records import Kept, Passage
 from tube2lora_shared.segmentation import sentence_spans, word_spans, words
 
@@ -152,7 +152,7 @@ def passages_of(kept: Kept, video_language: str | None, cfg: OwnWords, languages
         language = language_of(text, video_language, cfg.min_language_probability)
         if language is None and languages:  # the language first: it is the reason, whatever the size
             dropped["unknown_language"] += 1
-        elif not allowed(language, languages):
+        elif not identified_allowed(language, languages):
             dropped["wrong_language"] += 1
         elif n < cfg.min_words:
             dropped["too_short"] += 1

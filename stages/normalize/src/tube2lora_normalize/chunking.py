@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from tube2lora_shared.records import Segment
-from tube2lora_shared.segmentation import join_text
+from tube2lora_shared.segmentation import collapse_space, join_text
 
 _SENTENCE = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])\s*")  # no space follows a full-width end
 
@@ -63,7 +63,7 @@ def pieces(segments: list[Segment], max_chars: int) -> list[Piece]:
     """Segments as pieces no longer than max_chars; a long segment's time is shared out by characters."""
     found: list[Piece] = []
     for seg in segments:
-        text = " ".join(seg.text.split())
+        text = collapse_space(seg.text)
         if not text:
             continue
         parts = split_long(text, max_chars)
