@@ -323,3 +323,13 @@ def test_report_without_held_out_questions_says_what_is_missing():
     assert "| held-out transcripts (the creator's passages) | 80 | 60 | 0.75x |" in md
     assert "| the creator's real answers to held-out questions | n/a | n/a | n/a |" in md
     assert "No held-out own_words question" in md and "No held-out own_words question" in page
+
+
+def test_the_estimate_assumes_answers_as_long_as_evaluate_lets_them_run():
+    from tube2lora_evaluate.config import EvaluateConfig
+    from tube2lora_evaluate.estimate import assumed_answer
+
+    real = "Here's the thing about chains: oil them, wipe them, and oil them again."  # 13 words
+    assert assumed_answer(EvaluateConfig(), real) == " ".join(["word"] * 13)  # answer_length real
+    assert assumed_answer(EvaluateConfig(max_new_tokens=9), real) == " ".join(["word"] * 9)
+    assert assumed_answer(EvaluateConfig(answer_length="fixed", max_new_tokens=20), real) == " ".join(["word"] * 20)

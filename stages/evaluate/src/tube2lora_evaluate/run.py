@@ -27,6 +27,7 @@ from tube2lora_shared.records import ChatExample, Passage
 from . import scoring, style, voice
 from .config import EvaluateConfig
 from .curves import loss_curves
+from .estimate import assumed_answer
 from .judge import judge
 from .report import render
 
@@ -129,12 +130,12 @@ def _held_out(path: Path, eval_videos: set[str], limit: int) -> list[ChatExample
 def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: list[ChatExample],
               reference: str, language: str | None) -> None:
     """What --estimate can tell without loading a model: the judge's questions, counted with answers as long
-    as `max_new_tokens` allows (the answers are not generated, so none is found in the cache)."""
+    as evaluate lets them run (the answers are not generated, so none is found in the cache)."""
     if not cfg.judge:
         ctx.log.info("evaluate estimate: evaluate.judge is false, so nothing is asked of the LLM; no model loaded")
         return
-    longest = " ".join(["word"] * cfg.max_new_tokens)
-    samples = [{"prompt": _last(c, "user"), "reference": _last(c, "assistant"), "base": longest, "adapter": longest}
+    samples = [{"prompt": _last(c, "user"), "reference": _last(c, "assistant"),
+                "base": assumed_answer(cfg, _last(c, "assistant")), "adapter": assumed_answer(cfg, _last(c, "assistant"))}
                for c in questions[: cfg.judge_samples]]
     judge(ctx.llm(cfg.judge_model), creator, reference, samples, language)
     ctx.log.info("evaluate estimate: the judge sets %d real answer(s) against base's and adapter's, in both "
