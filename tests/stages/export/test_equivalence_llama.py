@@ -89,16 +89,38 @@ def test_llama_cpp_with_the_gguf_adapter_moves_the_model_as_peft_does(exported_d
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'SYSTEM """You are Toby Fenwick.' in modelfile
 
 
+def qk_only(adapter, strength: float) -> None:
+    """The adapter's q_proj/k_proj deltas alone, `strength` times as strong (every other lora_B zeroed)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    for name, value in weights.items():
+        if "lora_B" in name:
+            weights[name] = value * strength if ("q_proj" in name or "k_proj" in name) else torch.zeros_like(value)
+    save_file(weights, str(adapter / "adapter_model.safetensors"))
+
+
 def test_a_wrongly_converted_adapter_fails_the_check(tmp_path, monkeypatch):
-    """Without convert_hf_to_gguf.py's q/k row order, llama.cpp applies the q and k deltas to the wrong rows."""
+    """Without convert_hf_to_gguf.py's q/k row order, llama.cpp applies the q and k deltas to the wrong rows. How much
+    that shows depends on how much the q/k deltas move the model: on one clean clone's demo adapter they hardly did
+    (the wrong order: ratio +0.8%, agreement 94.4% vs 95.9%, within the check's noise). So the adapter here is the
+    demo's q/k deltas alone, four times as strong (measured: the right order x0.893 both sides, agreement 96.4%;
+    the wrong one 13.9% apart, agreement 76%): the right order passes, the wrong one fails the stage."""
     path, run = copy_demo(tmp_path)
+    adapter = run.artifacts_dir("train") / "adapter"
+    qk_only(adapter, 4.0)
+    trained = {p.name: p.read_bytes() for p in adapter.iterdir()}
+    assert run_stage(EXPORT, path) == 0  # the right order: the check passes
+    shutil.rmtree(run.stage_dir("export"))
+    shutil.rmtree(run.artifacts_dir("export"))
     monkeypatch.setitem(gguf_lora.ARCHITECTURES, "LlamaForCausalLM", gguf_lora.Layout("llama", False))
-    trained = {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()}
     assert run_stage(EXPORT, path) == 1
     assert read_manifest(run.stage_dir("export")) is None and not run.artifacts_dir("export").exists()
-    assert {p.name: p.read_bytes() for p in (run.artifacts_dir("train") / "adapter").iterdir()} == trained
+    assert {p.name: p.read_bytes() for p in adapter.iterdir()} == trained
     log = (run.log_file).read_text()
-    assert "the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept" in log
+    assert ("the GGUF adapter is not trustworthy, the PEFT adapter is kept" in log
+            or "the GGUF adapter does not act as the PEFT one; the PEFT adapter is kept" in log)
 
 
 def test_the_printed_llama_cpp_python_command_serves_the_adapter(exported_demo):
