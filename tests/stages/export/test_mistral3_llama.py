@@ -63,7 +63,9 @@ def test_llama_cpp_applies_a_mistral3_gguf_adapter_as_peft_does(tiny_mistral3, t
     assert largest_gap(llamacpp_scores(python, old_base, tmp_path / "llama.gguf", ids), peft["adapter"]) < 0.02
 
 
-def test_the_export_check_passes_on_a_trained_mistral3_adapter(recipe, tiny_mistral3, tmp_path):
+def trained_mistral3(recipe, tiny_mistral3, tmp_path):
+    """(a recipe whose train stage trained a LoRA on the tiny Mistral 3, the GGUF of its text model that export
+    checks against)."""
     from tube2lora_models.base_model import BUILTIN_MISTRAL3
 
     base = write_base_gguf(tiny_mistral3, tmp_path / "base.gguf")
@@ -72,6 +74,11 @@ def test_the_export_check_passes_on_a_trained_mistral3_adapter(recipe, tiny_mist
                   export={"base_gguf": str(base), "check_windows": 2, "check_window_tokens": 64})
     publish_generate(path, passages())
     assert run_stage(TRAIN, path) == 0
+    return path, base
+
+
+def test_the_export_check_passes_on_a_trained_mistral3_adapter(recipe, tiny_mistral3, tmp_path):
+    path, base = trained_mistral3(recipe, tiny_mistral3, tmp_path)
     assert run_stage(EXPORT, path) == 0
     run = RunDir.for_config(load_config(path))
     exported = ExportedAdapter.read(run.stage_dir("export"))
@@ -86,15 +93,9 @@ def test_a_gguf_adapter_that_changes_perplexity_unlike_peft_fails_the_stage(reci
                                                                             monkeypatch):
     """A converter that gets alpha wrong (three times PEFT's scale) moves llama.cpp's perplexity further than PEFT's:
     the ratio criterion fails the stage with its sentence, and nothing is published."""
-    from tube2lora_models.base_model import BUILTIN_MISTRAL3
     from tube2lora_shared.manifest import read_manifest
 
-    base = write_base_gguf(tiny_mistral3, tmp_path / "base.gguf")
-    path = recipe(train={"base_model": BUILTIN_MISTRAL3, "tokenizer": "mistral:v3", "max_steps": 4, "lora_r": 4,
-                         "learning_rate": 0.01, "eval_share": 0.25},
-                  export={"base_gguf": str(base), "check_windows": 2, "check_window_tokens": 64})
-    publish_generate(path, passages())
-    assert run_stage(TRAIN, path) == 0
+    path, _ = trained_mistral3(recipe, tiny_mistral3, tmp_path)
     right = gguf_lora.gguf_alpha
     monkeypatch.setattr(gguf_lora, "gguf_alpha", lambda config, ranks: 3 * right(config, ranks))
     assert run_stage(EXPORT, path) == 1
