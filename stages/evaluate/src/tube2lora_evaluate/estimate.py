@@ -25,8 +25,7 @@ def forecast(ectx: EstimateContext) -> None:
     if not passages:
         return
     count = min(cfg.judge_samples, cfg.max_chats, len(passages))
-    samples = [{"prompt": TYPICAL_QUESTION, "reference": p.text, "base": assumed_answer(cfg, p.text),
-                "adapter": assumed_answer(cfg, p.text)} for p in passages[:count]]
+    samples = [judge_sample(cfg, TYPICAL_QUESTION, p.text) for p in passages[:count]]
     reference = " ".join(p.text for p in passages[count:]) or " ".join(p.text for p in passages)
     language = passages[0].language
     judge(ectx.llm(cfg.judge_model), "the creator", reference, samples, language)
@@ -38,3 +37,9 @@ def assumed_answer(cfg: EvaluateConfig, real: str) -> str:
     (answer_length real), at most max_new_tokens."""
     length = cfg.max_new_tokens if cfg.answer_length == "fixed" else min(cfg.max_new_tokens, len(words(real)) or 1)
     return " ".join(["word"] * length)
+
+
+def judge_sample(cfg: EvaluateConfig, question: str, real: str) -> dict:
+    """One question for the judge's forecast: the real answer, and base's and adapter's as `assumed_answer`."""
+    answer = assumed_answer(cfg, real)
+    return {"prompt": question, "reference": real, "base": answer, "adapter": answer}

@@ -27,7 +27,7 @@ from tube2lora_shared.records import ChatExample, Passage
 from . import scoring, style, voice
 from .config import EvaluateConfig
 from .curves import loss_curves
-from .estimate import assumed_answer
+from .estimate import judge_sample
 from .judge import judge
 from .report import render
 
@@ -134,9 +134,7 @@ def _estimate(ctx: StageContext, cfg: EvaluateConfig, creator: str, questions: l
     if not cfg.judge:
         ctx.log.info("evaluate estimate: evaluate.judge is false, so nothing is asked of the LLM; no model loaded")
         return
-    samples = [{"prompt": _last(c, "user"), "reference": _last(c, "assistant"),
-                "base": assumed_answer(cfg, _last(c, "assistant")), "adapter": assumed_answer(cfg, _last(c, "assistant"))}
-               for c in questions[: cfg.judge_samples]]
+    samples = [judge_sample(cfg, _last(c, "user"), _last(c, "assistant")) for c in questions[: cfg.judge_samples]]
     judge(ctx.llm(cfg.judge_model), creator, reference, samples, language)
     ctx.log.info("evaluate estimate: the judge sets %d real answer(s) against base's and adapter's, in both "
                  "orders; no model loaded", len(samples))
